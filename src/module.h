@@ -1,0 +1,43 @@
+/* Module-wide state and the entry/exit discipline every C_* function uses. */
+#ifndef KZP11_MODULE_H
+#define KZP11_MODULE_H
+
+#include <sys/types.h>
+#include "configuration.h"
+#include "lock.h"
+#include "session_table.h"
+#include "slot_table.h"
+
+typedef struct kz_module {
+    int initialized;
+    pid_t pid;                    /* the process that called C_Initialize */
+    kz_mutex *lock;               /* guards slots, sessions, objects */
+    kz_config cfg;
+    int event_fd;                 /* wakes C_WaitForSlotEvent; -1 if none */
+    int waiters;                  /* threads inside C_WaitForSlotEvent */
+    int finalizing;
+    int scanned;                  /* the slots have been listed at least once */
+} kz_module;
+
+extern kz_module kz_mod;
+
+CK_RV kz_module_init(const CK_C_INITIALIZE_ARGS *args);
+CK_RV kz_module_fini(void);
+
+/* Checks the module is initialised in this process and takes the module
+ * lock. Returns CKR_CRYPTOKI_NOT_INITIALIZED otherwise (including in a
+ * forked child that has not called C_Initialize again). */
+CK_RV kz_enter(void);
+void kz_leave(void);
+
+/* Looks up a session and pins it: returns with the module lock released and
+ * the session's own lock held. Release with kz_session_release. */
+CK_RV kz_session_acquire(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot);
+void kz_session_release(kz_session *s);
+
+/* Rescans the keystore folders (and, later, readers). Module lock held. */
+void kz_refresh_slots(void);
+/* Builds the token objects of a slot for its current login state. Module lock held. */
+CK_RV kz_slot_ensure_objects(kz_slot *slot);
+
+#endif

@@ -1,0 +1,292 @@
+/* Object management (PKCS#11 2.40 §5.7). */
+#include "frontend.h"
+#include "object_create.h"
+#include "object_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int kz_object_visible(const kz_object *o, const kz_session *s)
+{
+    return o->slot == s->slot && (!o->is_private || s->user_now == CKU_USER);
+}
+
+/* Looks up an object the session may see. Module lock held. */
+static CK_RV visible_object(kz_session *s, CK_OBJECT_HANDLE h, kz_object **out)
+{
+    kz_object *o = kz_objects_get(h);
+
+    if (!o || !kz_object_visible(o, s))
+        return CKR_OBJECT_HANDLE_INVALID;
+    *out = o;
+    return CKR_OK;
+}
+
+/* Module lock held on return with CKR_OK; the session is only looked up,
+ * not pinned, because object calls finish under the module lock. */
+static CK_RV enter_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot)
+{
+    CK_RV rv = kz_enter();
+
+    if (rv != CKR_OK)
+        return rv;
+    *s = kz_sessions_get(h);
+    *slot = *s ? kz_slots_get((*s)->slot) : NULL;
+    if (!*s) {
+        kz_leave();
+        return CKR_SESSION_HANDLE_INVALID;
+    }
+    if (!*slot || !(*slot)->present) {
+        kz_leave();
+        return CKR_DEVICE_REMOVED;
+    }
+    (*s)->user_now = (*slot)->user;
+    return kz_slot_ensure_objects(*slot) == CKR_OK ? CKR_OK : (kz_leave(), CKR_DEVICE_ERROR);
+}
+
+KZ_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+                               CK_OBJECT_HANDLE_PTR phObject)
+{
+    kz_session *s;
+    kz_slot *slot;
+    kz_object *o = NULL;
+    CK_BBOOL token = CK_FALSE, priv = CK_FALSE;
+    CK_RV rv;
+
+    if (!phObject || (rv = kz_tmpl_check(pTemplate, ulCount)) != CKR_OK)
+        return phObject ? rv : CKR_ARGUMENTS_BAD;
+    if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
+        return rv;
+    if (kz_tmpl_get_bool(pTemplate, ulCount, CKA_TOKEN, &token) == CKR_ATTRIBUTE_VALUE_INVALID
+        || kz_tmpl_get_bool(pTemplate, ulCount, CKA_PRIVATE, &priv) == CKR_ATTRIBUTE_VALUE_INVALID)
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    else if (token && !(s->flags & CKF_RW_SESSION))
+        rv = CKR_SESSION_READ_ONLY;
+    else if (token)
+        rv = CKR_TOKEN_WRITE_PROTECTED;   /* storing on tokens arrives with the key lifecycle */
+    else if (priv && slot->user != CKU_USER)
+        rv = CKR_USER_NOT_LOGGED_IN;
+    else
+        rv = kz_object_from_template(slot->id, pTemplate, ulCount, &o);
+    if (rv == CKR_OK) {
+        o->owner = s->handle;
+        rv = kz_objects_insert(o);
+        if (rv == CKR_OK)
+            *phObject = o->handle;
+        else
+            kz_object_free(o);
+    }
+    kz_leave();
+    KZ_RET("C_CreateObject", rv);
+}
+
+KZ_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                             CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
+{
+    kz_session *s;
+    kz_slot *slot;
+    kz_object *o;
+    CK_RV rv;
+
+    if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
+        return rv;
+    rv = visible_object(s, hObject, &o);
+    if (rv == CKR_OK)
+        rv = CKR_ACTION_PROHIBITED;     /* CKA_COPYABLE is false on every object */
+    kz_leave();
+    KZ_RET("C_CopyObject", rv);
+}
+
+KZ_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
+{
+    kz_session *s;
+    kz_slot *slot;
+    kz_object *o;
+    CK_RV rv;
+
+    if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
+        return rv;
+    rv = visible_object(s, hObject, &o);
+    if (rv == CKR_OK && o->owner == 0)
+        rv = (s->flags & CKF_RW_SESSION) ? CKR_ACTION_PROHIBITED : CKR_SESSION_READ_ONLY;
+    if (rv == CKR_OK)
+        kz_objects_destroy(hObject);
+    kz_leave();
+    KZ_RET("C_DestroyObject", rv);
+}
+
+KZ_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
+{
+    kz_session *s;
+    kz_slot *slot;
+    kz_object *o;
+    CK_RV rv;
+
+    if (!pulSize)
+        return CKR_ARGUMENTS_BAD;
+    if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
+        return rv;
+    rv = visible_object(s, hObject, &o);
+    if (rv == CKR_OK) {
+        CK_ULONG size = 0;
+        for (size_t i = 0; i < o->attrs.n; i++)
+            size += o->attrs.v[i].len + sizeof(CK_ATTRIBUTE);
+        *pulSize = size;
+    }
+    kz_leave();
+    KZ_RET("C_GetObjectSize", rv);
+}
+
+KZ_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                    CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+    const CK_ATTRIBUTE_TYPE *sensitive;
+    size_t n_sensitive;
+    kz_session *s;
+    kz_slot *slot;
+    kz_object *o;
+    CK_RV rv;
+
+    if (!pTemplate && ulCount)
+        return CKR_ARGUMENTS_BAD;
+    if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
+        return rv;
+    rv = visible_object(s, hObject, &o);
+    if (rv == CKR_OK) {
+        kz_object_sensitive_types(o, &sensitive, &n_sensitive);
+        rv = kz_attrs_copy_out(&o->attrs, sensitive, n_sensitive, pTemplate, ulCount);
+    }
+    kz_leave();
+    /* Not logged as an error: applications probe attributes all the time. */
+    return rv;
+}
+
+KZ_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                    CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+    kz_session *s;
+    kz_slot *slot;
+    kz_object *o;
+    CK_RV rv;
+
+    if (!pTemplate && ulCount)
+        return CKR_ARGUMENTS_BAD;
+    if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
+        return rv;
+    rv = visible_object(s, hObject, &o);
+    if (rv == CKR_OK)
+        rv = (o->owner == 0 && !(s->flags & CKF_RW_SESSION)) ? CKR_SESSION_READ_ONLY
+                                                             : CKR_ACTION_PROHIBITED; /* CKA_MODIFIABLE false */
+    kz_leave();
+    KZ_RET("C_SetAttributeValue", rv);
+}
+
+/* ---- Searching ------------------------------------------------------------- */
+
+typedef struct find_ctx {
+    kz_session *s;
+    const CK_ATTRIBUTE *tmpl;
+    CK_ULONG n;
+    CK_OBJECT_HANDLE *out;
+    size_t count, cap;
+    int oom;
+} find_ctx;
+
+static void collect(kz_object *o, void *p)
+{
+    find_ctx *f = p;
+
+    if (f->oom || !kz_object_visible(o, f->s) || !kz_attrs_match(&o->attrs, f->tmpl, f->n))
+        return;
+    if (f->count == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        CK_OBJECT_HANDLE *v = realloc(f->out, cap * sizeof(*v));
+        if (!v) {
+            f->oom = 1;
+            return;
+        }
+        f->out = v;
+        f->cap = cap;
+    }
+    f->out[f->count++] = o->handle;
+}
+
+KZ_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+    kz_session *s;
+    kz_slot *slot;
+    find_ctx f = { 0 };
+    CK_RV rv;
+
+    if (!pTemplate && ulCount)
+        return CKR_ARGUMENTS_BAD;
+    if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
+        return rv;
+    if (s->find.active) {
+        kz_leave();
+        KZ_RET("C_FindObjectsInit", CKR_OPERATION_ACTIVE);
+    }
+    /* The result set is fixed now, as the spec allows: later changes do not
+     * disturb an ongoing search. */
+    f.s = s;
+    f.tmpl = pTemplate;
+    f.n = ulCount;
+    kz_objects_foreach(slot->id, collect, &f);
+    if (f.oom) {
+        free(f.out);
+        rv = CKR_HOST_MEMORY;
+    } else {
+        s->find.active = 1;
+        s->find.handles = f.out;
+        s->find.n = f.count;
+        s->find.pos = 0;
+    }
+    kz_leave();
+    KZ_RET("C_FindObjectsInit", rv);
+}
+
+KZ_EXPORT CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject,
+                              CK_ULONG ulMaxObjectCount, CK_ULONG_PTR pulObjectCount)
+{
+    kz_session *s;
+    CK_ULONG n = 0;
+    CK_RV rv;
+
+    if (!pulObjectCount || (!phObject && ulMaxObjectCount))
+        return CKR_ARGUMENTS_BAD;
+    if ((rv = kz_enter()) != CKR_OK)
+        return rv;
+    s = kz_sessions_get(hSession);
+    if (!s) {
+        rv = CKR_SESSION_HANDLE_INVALID;
+    } else if (!s->find.active) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else {
+        while (n < ulMaxObjectCount && s->find.pos < s->find.n) {
+            CK_OBJECT_HANDLE h = s->find.handles[s->find.pos++];
+            if (kz_objects_get(h))      /* skip objects destroyed since Init */
+                phObject[n++] = h;
+        }
+        *pulObjectCount = n;
+    }
+    kz_leave();
+    KZ_RET("C_FindObjects", rv);
+}
+
+KZ_EXPORT CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
+{
+    kz_session *s;
+    CK_RV rv;
+
+    if ((rv = kz_enter()) != CKR_OK)
+        return rv;
+    s = kz_sessions_get(hSession);
+    if (!s)
+        rv = CKR_SESSION_HANDLE_INVALID;
+    else if (!s->find.active)
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    else
+        kz_find_op_end(&s->find);
+    kz_leave();
+    KZ_RET("C_FindObjectsFinal", rv);
+}

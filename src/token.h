@@ -1,0 +1,105 @@
+/* The token driver interface. The soft token and every card driver implement
+ * kz_token_ops; the front end talks to tokens only through it. A driver
+ * reports a token model (certificates and keys); the core turns that model
+ * into PKCS#11 objects, so drivers never see sessions, handles or templates. */
+#ifndef KZP11_TOKEN_H
+#define KZP11_TOKEN_H
+
+#include <stddef.h>
+#include "pkcs11_types.h"
+#include "crypto_backend.h"
+
+#define KZ_MAX_ID 64
+#define KZ_MAX_LABEL 128
+
+typedef struct kz_token kz_token;
+
+/* What a key may be used for; the core maps these to CKA_SIGN etc. */
+enum {
+    KZ_USAGE_SIGN    = 1u << 0,
+    KZ_USAGE_DECRYPT = 1u << 1,
+    KZ_USAGE_DERIVE  = 1u << 2,
+};
+
+/* A key pair on the token. The driver fills one from kz_model_key_new();
+ * it is refcounted because a signature in progress (run without the module
+ * lock) must keep the key alive across a concurrent logout. */
+typedef struct kz_model_key {
+    int refs;                     /* atomic; use kz_model_key_ref/unref */
+    unsigned char id[KZ_MAX_ID];
+    size_t id_len;
+    char label[KZ_MAX_LABEL];
+    kz_pkey *pub;                 /* public key: attributes, verify, encrypt */
+    unsigned usage;               /* KZ_USAGE_* */
+    void *priv;                   /* driver's handle for private-key operations */
+    void (*priv_free)(void *priv);
+} kz_model_key;
+
+typedef struct kz_model_cert {
+    unsigned char id[KZ_MAX_ID];
+    size_t id_len;
+    char label[KZ_MAX_LABEL];
+    unsigned char *der;
+    size_t der_len;
+} kz_model_cert;
+
+/* The objects a token shows at a given login state. */
+kz_model_key *kz_model_key_new(void);
+kz_model_key *kz_model_key_ref(kz_model_key *k);
+void kz_model_key_unref(kz_model_key *k);
+
+typedef struct kz_token_model {
+    kz_model_key **keys;
+    size_t n_keys;
+    kz_model_cert *certs;
+    size_t n_certs;
+} kz_token_model;
+
+void kz_token_model_clear(kz_token_model *m);
+/* Appends a copy; returns CKR_OK or CKR_HOST_MEMORY. */
+CK_RV kz_token_model_add_cert(kz_token_model *m, const unsigned char *id, size_t id_len,
+                              const char *label, const unsigned char *der, size_t der_len);
+/* Appends key (the model takes over the caller's reference). */
+CK_RV kz_token_model_add_key(kz_token_model *m, kz_model_key *key);
+
+typedef struct kz_token_ops {
+    const char *name;
+
+    /* Static description: label, manufacturer, model, serial and flags.
+     * Must not do I/O that could block for long; the core fills in the
+     * session counts and PIN lengths it knows itself. */
+    CK_RV (*get_info)(kz_token *t, CK_TOKEN_INFO *info);
+    /* Mechanisms this token can do with its private keys (sign/decrypt). */
+    CK_RV (*get_mechanisms)(kz_token *t, const CK_MECHANISM_TYPE **list, size_t *n);
+
+    CK_RV (*login)(kz_token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG pin_len);
+    CK_RV (*logout)(kz_token *t);
+    /* Objects visible now (public ones before login, all after). */
+    CK_RV (*load_model)(kz_token *t, kz_token_model *out);
+
+    /* Private-key operations on a key from load_model. `in` is already
+     * hashed on the host where the scheme says so. Unlike the other ops,
+     * which the core calls under the module lock, these run without it and
+     * may run concurrently: a driver that must serialise (a card) locks
+     * itself. */
+    CK_RV (*sign)(kz_token *t, const kz_model_key *key, const kz_sig_params *p,
+                  const unsigned char *in, size_t inlen,
+                  unsigned char *out, size_t *outlen);
+    CK_RV (*decrypt)(kz_token *t, const kz_model_key *key, const kz_enc_params *p,
+                     const unsigned char *in, size_t inlen,
+                     unsigned char *out, size_t *outlen);
+
+    /* Optional (NULL: CKR_FUNCTION_NOT_SUPPORTED). */
+    CK_RV (*set_pin)(kz_token *t, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+                     const CK_UTF8CHAR *new_pin, CK_ULONG new_len);
+
+    /* Releases the driver state; called once when the slot goes away. */
+    void (*release)(kz_token *t);
+} kz_token_ops;
+
+struct kz_token {
+    const kz_token_ops *ops;
+    void *drv;                    /* driver-private state */
+};
+
+#endif
