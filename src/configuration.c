@@ -14,6 +14,10 @@ static int add_dir(kz_config *cfg, const char *dir, size_t len)
     char *copy;
     const char *home = getenv("HOME");
 
+    while (len && isspace((unsigned char)dir[0])) {
+        dir++;
+        len--;
+    }
     while (len && isspace((unsigned char)dir[len - 1]))
         len--;
     if (len == 0 || cfg->n_keystore_dirs >= KZ_MAX_KEYSTORE_DIRS)

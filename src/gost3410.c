@@ -1,15 +1,17 @@
 /* GOST R 34.10-2012 signature generation and verification, key generation. */
 
-/* EC_POINTs_make_affine is deprecated in OpenSSL 3.0 but has no replacement;
- * it turns the one-off build of the signing table from ~5000 field
- * inversions into one. */
+/* Three EC calls used here are deprecated in OpenSSL 3.0 without a
+ * replacement: EC_POINTs_make_affine (one field inversion instead of ~5000
+ * when the signing table is built) and EC_POINT_{set,get}_Jprojective_
+ * coordinates_GFp (feeding table entries to EC_POINT_add without an
+ * on-curve test each, and reading Z for a blinded inversion). They are
+ * present throughout OpenSSL 3.x. */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
 #include "gost3410.h"
 
 #include <pthread.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -97,7 +99,7 @@ static void release(group_ref *g)
  * are only reachable at the first step, which is public, or with negligible
  * probability. */
 
-#define COMB_W 6
+#define COMB_W 7
 #define COMB_E (1u << (COMB_W - 1))     /* entries per block */
 #define MAX_TABLE_CURVES 16
 
@@ -136,7 +138,7 @@ static comb_table *comb_build(const kz_gost_curve *c, const EC_GROUP *g)
     if (y == NULL)
         goto out;
     t->n = c->field_len;
-    /* ceil((bits + 1) / W) digits hold any odd k < q; see comb_digits. */
+    /* ceil((bits + 1) / W) digits hold any odd k < q; see comb_digit. */
     t->blocks = (BN_num_bits(EC_GROUP_get0_order(g)) + 1 + COMB_W - 1) / COMB_W;
     t->ewords = 2 * t->n / 8;
     total = (size_t)t->blocks * COMB_E;
@@ -287,12 +289,13 @@ static int comb_mul(const EC_GROUP *g, const comb_table *t, const BIGNUM *k,
                     EC_POINT *R, unsigned char *flip, BN_CTX *ctx)
 {
     unsigned char kb[KZ_GOST3410_MAX_FIELD_LEN + 3], kq[KZ_GOST3410_MAX_FIELD_LEN + 3];
-    unsigned char pt[2 * KZ_GOST3410_MAX_FIELD_LEN], yneg[KZ_GOST3410_MAX_FIELD_LEN];
+    unsigned char pt[2 * KZ_GOST3410_MAX_FIELD_LEN];
     uint64_t acc[2 * KZ_GOST3410_MAX_FIELD_LEN / 8];
     const BIGNUM *q = EC_GROUP_get0_order(g);
     EC_POINT *T = EC_POINT_new(g);
     BIGNUM *x, *y, *p, *alt;
     size_t n = t->n;
+    int nwords = (int)((n + BN_BYTES - 1) / BN_BYTES);
     int ok = 0;
 
     BN_CTX_start(ctx);
@@ -300,7 +303,11 @@ static int comb_mul(const EC_GROUP *g, const comb_table *t, const BIGNUM *k,
     y = BN_CTX_get(ctx);
     p = BN_CTX_get(ctx);
     alt = BN_CTX_get(ctx);
-    if (alt == NULL || T == NULL || !EC_GROUP_get_curve(g, p, NULL, NULL, ctx))
+    /* BN_consttime_swap needs room for nwords in both numbers whatever
+     * their values; setting a bit above the field size reserves it, and
+     * later assignments only ever grow the allocation. */
+    if (alt == NULL || T == NULL || !EC_GROUP_get_curve(g, p, NULL, NULL, ctx) ||
+        !BN_set_bit(y, (int)(8 * n)) || !BN_set_bit(alt, (int)(8 * n)))
         goto out;
     BN_set_flags(alt, BN_FLG_CONSTTIME);
     /* Pick k' by mask on fixed-length encodings, not by branching on k. */
@@ -326,17 +333,16 @@ static int comb_mul(const EC_GROUP *g, const comb_table *t, const BIGNUM *k,
         else
             comb_scan(blk, idx, acc, 8);
         memcpy(pt, acc, 2 * n);
-        /* -P = (x, p - y) */
-        if (BN_bin2bn(pt + n, (int)n, y) == NULL || !BN_sub(alt, p, y) ||
-            BN_bn2binpad(alt, yneg, (int)n) != (int)n)
-            goto out;
-        ct_select_bytes(pt + n, pt + n, yneg, n, neg);
-        /* The table was checked when it was built, so the entry goes in as
-         * Jacobian (x, y, 1) without the on-curve test that
-         * EC_POINT_set_affine_coordinates adds; the final point is
-         * checked instead. */
+        /* -P = (x, p - y), swapped in by mask. */
         if (BN_bin2bn(pt, (int)n, x) == NULL || BN_bin2bn(pt + n, (int)n, y) == NULL ||
-            !EC_POINT_set_Jprojective_coordinates_GFp(g, T, x, y, BN_value_one(), ctx) ||
+            !BN_sub(alt, p, y))
+            goto out;
+        BN_consttime_swap(neg, y, alt, nwords);
+        /* Entries are multiples of G by construction, so they go in as
+         * Jacobian (x, y, 1) without the on-curve test of
+         * EC_POINT_set_affine_coordinates; the sum is tested once at the
+         * end instead, which also catches a corrupted table. */
+        if (!EC_POINT_set_Jprojective_coordinates_GFp(g, T, x, y, BN_value_one(), ctx) ||
             !EC_POINT_add(g, R, R, T, ctx))
             goto out;
     }
@@ -347,7 +353,6 @@ out:
     OPENSSL_cleanse(kq, sizeof(kq));
     OPENSSL_cleanse(acc, sizeof(acc));
     OPENSSL_cleanse(pt, sizeof(pt));
-    OPENSSL_cleanse(yneg, sizeof(yneg));
     EC_POINT_clear_free(T);
     BN_CTX_end(ctx);
     return ok;

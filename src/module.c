@@ -19,12 +19,22 @@ CK_RV kz_module_init(const CK_C_INITIALIZE_ARGS *args)
     if (kz_mod.initialized && kz_mod.pid == getpid())
         return CKR_CRYPTOKI_ALREADY_INITIALIZED;
     if (kz_mod.initialized) {
-        /* A forked child: the parent's state is not ours to free (its locks
-         * may be held by threads that do not exist here). Forget it. */
+        /* A forked child. Its copy of the parent's locks may be held by
+         * threads that do not exist here, so they are never touched: the
+         * lock model is dropped first, then the inherited slots, sessions
+         * (and their logins) and objects are freed as plain memory. */
         kz_lock_forget();
-        memset(&kz_mod, 0, sizeof(kz_mod));
-        kz_mod.event_fd = -1;
+        kz_sessions_free_all();
+        kz_slots_free_all();
+        kz_objects_destroy_all();
+        if (kz_mod.event_fd >= 0)
+            close(kz_mod.event_fd);
+        kz_crypto_fini();
+        kz_config_free(&kz_mod.cfg);
+        kz_log_fini();
     }
+    memset(&kz_mod, 0, sizeof(kz_mod));
+    kz_mod.event_fd = -1;
     rv = kz_lock_setup(args);
     if (rv != CKR_OK)
         return rv;

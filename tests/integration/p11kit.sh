@@ -46,12 +46,20 @@ PROXY=$(pkg-config --variable=proxy_module p11-kit-1 2>/dev/null)
 [ -n "$PROXY" ] && [ -f "$PROXY" ] ||
     fail "the p11-kit proxy module was not found (pkg-config --variable=proxy_module p11-kit-1 gave '$PROXY'; Debian packages p11-kit-modules and libp11-kit-dev)"
 
+# As root the consumers run as nobody, who may not be able to read the build
+# tree: they then load a copy of the module from the private directory.
+P11KIT_MODULE_PATH=$KZP11_MODULE
+if [ "$(id -u)" -eq 0 ]; then
+    mkdir -p "$T/lib" && cp "$KZP11_MODULE" "$T/lib/kzp11.so" || fail "cannot copy the module"
+    P11KIT_MODULE_PATH=$T/lib/kzp11.so
+fi
+
 umods=$HOME/.config/pkcs11/modules
 mkdir -p "$umods" || fail "mkdir $umods"
 # The generated file with the module path pointing into the build tree.
 {
     grep -v -E '^[[:space:]]*module[[:space:]]*:' "$MODFILE"
-    printf 'module: %s\n' "$KZP11_MODULE"
+    printf 'module: %s\n' "$P11KIT_MODULE_PATH"
 } >"$umods/kzp11.module"
 # Keep the modules registered on this machine out of the way: a user file of
 # the same name is merged over the system one.
@@ -78,13 +86,13 @@ export KZP11_KEYSTORE
 
 if [ "$(id -u)" -eq 0 ]; then
     need_tool setpriv util-linux
-    nobody_uid=$(id -u nobody 2>/dev/null) || fail "no user 'nobody' to run p11-kit unprivileged"
-    nobody_gid=$(id -g nobody)
+    nobody_uid=$(id -u nobody 2>/dev/null) || nobody_uid=65534
+    nobody_gid=$(id -g nobody 2>/dev/null) || nobody_gid=65534
     RUN_AS="setpriv --reuid=$nobody_uid --regid=$nobody_gid --clear-groups --"
     chmod 755 "$T" && chmod -R a+rX "$T" && chmod 1777 "$T/out" || fail "chmod $T"
     setpriv --reuid="$nobody_uid" --regid="$nobody_gid" --clear-groups -- \
-        sh -c 'test -r "$1" && test -r "$2"' sh "$KZP11_MODULE" "$T/keystore/$(basename "$SIGN_P12")" ||
-        fail "user nobody cannot read $KZP11_MODULE (check the permissions of the build tree)"
+        sh -c 'test -r "$1" && test -r "$2"' sh "$P11KIT_MODULE_PATH" "$T/keystore/$(basename "$SIGN_P12")" ||
+        fail "user nobody cannot read $P11KIT_MODULE_PATH or the keystore in $T"
     echo "(running as root: p11-kit consumers run as uid $nobody_uid)"
 else
     RUN_AS=
@@ -99,7 +107,7 @@ note "p11-kit list-modules"
 kz_ok "$T/mods.out" "p11-kit list-modules" as_user p11-kit list-modules
 awk '/^[^ \t]/ { blk = ($1 == "kzp11:") } blk' "$T/mods.out" >"$T/kzp11.block"
 [ -s "$T/kzp11.block" ] || { kz_show "$T/mods.out"; fail "p11-kit list-modules does not show a 'kzp11' module"; }
-assert_grep "$T/kzp11.block" "^kzp11: $KZP11_MODULE\$" "kzp11 module path"
+assert_grep "$T/kzp11.block" "^kzp11: $P11KIT_MODULE_PATH\$" "kzp11 module path"
 assert_eq "$(grep -c '^    token: ' "$T/kzp11.block")" 2 "number of kzp11 tokens in p11-kit list-modules"
 assert_grep "$T/kzp11.block" "^    token: $SIGN_LABEL\$" "p11-kit does not list token $SIGN_LABEL"
 assert_grep "$T/kzp11.block" "^    token: $AUTH_LABEL\$" "p11-kit does not list token $AUTH_LABEL"

@@ -620,7 +620,15 @@ static void test_flip_every_byte(void **state)
         CK_RV rv;
 
         copy[i] ^= (unsigned char)(1u << (i % 8));
-        (void)kz_p12_probe(copy, len);
+        /* The probe accepts nothing OpenSSL's d2i_PKCS12 would refuse. */
+        if (kz_p12_probe(copy, len)) {
+            const unsigned char *p = copy;
+            PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
+
+            assert_non_null(p12);
+            assert_ptr_equal(p, copy + len);
+            PKCS12_free(p12);
+        }
         rv = open_with(copy, len, NCA_PASS, &c);
         if (rv == CKR_OK) {
             opened++;
@@ -830,6 +838,42 @@ static void test_empty_password_file(void **state)
     kz_p12_contents_clear(&c);
     assert_int_equal(open_with(der, len, "x", &c), CKR_PIN_INCORRECT);
     OPENSSL_free(der);
+
+    /* A NULL password: OpenSSL then writes the empty password as no bytes
+     * at all instead of a BMP NUL. Both must open with an empty PIN. */
+    {
+        PKCS12 *p12 = PKCS12_create_ex(NULL, "made", made_key, made_cert,
+                                       NULL, 0, 0, 0, 0, 0, libctx, NULL);
+
+        assert_non_null(p12);
+        assert_int_equal(PKCS12_verify_mac(p12, NULL, 0), 1);
+        assert_int_equal(PKCS12_verify_mac(p12, "", 0), 0);
+        der = p12_der(p12, &len);
+    }
+    assert_int_equal(open_with(der, len, "", &c), CKR_OK);
+    check_made_contents(&c);
+    kz_p12_contents_clear(&c);
+    assert_int_equal(open_with(der, len, "x", &c), CKR_PIN_INCORRECT);
+    OPENSSL_free(der);
+}
+
+/* Nothing encrypted, integrity by MAC only: the MAC alone judges the
+ * password. */
+static void test_plain_key_bag(void **state)
+{
+    size_t len;
+    unsigned char *der = p12_der(PKCS12_create_ex(MADE_PASS, "made", made_key,
+                                                  made_cert, NULL, -1, -1, 0,
+                                                  0, 0, libctx, NULL),
+                                 &len);
+    kz_p12_contents c;
+
+    assert_int_equal(open_with(der, len, MADE_PASS, &c), CKR_OK);
+    check_made_contents(&c);
+    kz_p12_contents_clear(&c);
+    assert_int_equal(open_with(der, len, "wrong", &c), CKR_PIN_INCORRECT);
+    assert_contents_zeroed(&c);
+    OPENSSL_free(der);
 }
 
 static void test_no_key(void **state)
@@ -909,26 +953,64 @@ static void test_cert_selection(void **state)
     OPENSSL_free(der);
 }
 
-/* Public-key integrity mode: the AuthenticatedSafe inside a SignedData,
- * no MAC. Built by hand since OpenSSL only writes password mode. */
-static void test_signed_authsafe(void **state)
+/* SEQUENCE { version 3, authSafe }, for authSafes OpenSSL will not write. */
+static unsigned char *wrap_pfx(const unsigned char *ci, int ci_len,
+                               size_t *len)
 {
-    size_t len;
-    unsigned char *der = make_p12(MADE_PASS, made_key, -1, &len);
-    const unsigned char *p = der;
-    PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
-    STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
     STACK_OF(ASN1_TYPE) *pfx = sk_ASN1_TYPE_new_null();
     ASN1_TYPE *version = ASN1_TYPE_new(), *content = ASN1_TYPE_new();
     ASN1_INTEGER *three = ASN1_INTEGER_new();
     ASN1_STRING *raw = ASN1_STRING_new();
-    unsigned char *as = NULL, *sig_der = NULL, *out = NULL;
-    int as_len, sig_len, out_len;
+    unsigned char *out = NULL;
+    int n;
+
+    assert_non_null(pfx);
+    assert_non_null(version);
+    assert_non_null(content);
+    assert_non_null(three);
+    assert_non_null(raw);
+    assert_int_equal(ASN1_INTEGER_set(three, 3), 1);
+    ASN1_TYPE_set(version, V_ASN1_INTEGER, three);
+    assert_int_equal(ASN1_STRING_set(raw, ci, ci_len), 1);
+    ASN1_TYPE_set(content, V_ASN1_SEQUENCE, raw);
+    assert_true(sk_ASN1_TYPE_push(pfx, version) > 0);
+    assert_true(sk_ASN1_TYPE_push(pfx, content) > 0);
+    n = i2d_ASN1_SEQUENCE_ANY(pfx, &out);
+    assert_true(n > 0);
+    sk_ASN1_TYPE_pop_free(pfx, ASN1_TYPE_free);
+    *len = (size_t)n;
+    return out;
+}
+
+static STACK_OF(PKCS7) *made_authsafes(unsigned char **der)
+{
+    size_t len;
+    const unsigned char *p;
+    PKCS12 *p12;
+    STACK_OF(PKCS7) *safes;
+
+    *der = make_p12(MADE_PASS, made_key, -1, &len);
+    p = *der;
+    p12 = d2i_PKCS12(NULL, &p, (long)len);
+    assert_non_null(p12);
+    safes = PKCS12_unpack_authsafes(p12);
+    assert_non_null(safes);
+    PKCS12_free(p12);
+    return safes;
+}
+
+/* Public-key integrity mode: the AuthenticatedSafe inside a SignedData,
+ * no MAC. Built by hand since OpenSSL only writes password mode. */
+static void test_signed_authsafe(void **state)
+{
+    unsigned char *der, *as = NULL, *sig_der = NULL, *pfx;
+    STACK_OF(PKCS7) *safes = made_authsafes(&der);
+    int as_len, sig_len;
+    size_t len;
     BIO *in;
     PKCS7 *sig;
     kz_p12_contents c;
 
-    assert_non_null(safes);
     as_len = ASN1_item_i2d((ASN1_VALUE *)safes, &as,
                            ASN1_ITEM_rptr(PKCS12_AUTHSAFES));
     assert_true(as_len > 0);
@@ -938,31 +1020,49 @@ static void test_signed_authsafe(void **state)
     assert_non_null(sig);
     sig_len = i2d_PKCS7(sig, &sig_der);
     assert_true(sig_len > 0);
+    pfx = wrap_pfx(sig_der, sig_len, &len);
 
-    assert_int_equal(ASN1_INTEGER_set(three, 3), 1);
-    ASN1_TYPE_set(version, V_ASN1_INTEGER, three);
-    assert_int_equal(ASN1_STRING_set(raw, sig_der, sig_len), 1);
-    ASN1_TYPE_set(content, V_ASN1_SEQUENCE, raw);
-    assert_true(sk_ASN1_TYPE_push(pfx, version) > 0);
-    assert_true(sk_ASN1_TYPE_push(pfx, content) > 0);
-    out_len = i2d_ASN1_SEQUENCE_ANY(pfx, &out);
-    assert_true(out_len > 0);
-
-    assert_int_equal(kz_p12_probe(out, (size_t)out_len), 1);
-    assert_int_equal(open_with(out, (size_t)out_len, MADE_PASS, &c), CKR_OK);
+    assert_int_equal(kz_p12_probe(pfx, len), 1);
+    assert_int_equal(open_with(pfx, len, MADE_PASS, &c), CKR_OK);
     check_made_contents(&c);
     kz_p12_contents_clear(&c);
-    assert_int_equal(open_with(out, (size_t)out_len, "wrong", &c),
-                     CKR_PIN_INCORRECT);
+    assert_int_equal(open_with(pfx, len, "wrong", &c), CKR_PIN_INCORRECT);
 
-    OPENSSL_free(out);
-    sk_ASN1_TYPE_pop_free(pfx, ASN1_TYPE_free);
+    OPENSSL_free(pfx);
     OPENSSL_free(sig_der);
     PKCS7_free(sig);
     BIO_free(in);
     OPENSSL_free(as);
     sk_PKCS7_pop_free(safes, PKCS7_free);
-    PKCS12_free(p12);
+    OPENSSL_free(der);
+}
+
+/* An authSafe that is neither data nor signed data is not a PKCS#12 file
+ * for us, even though it parses. */
+static void test_other_authsafe_type(void **state)
+{
+    unsigned char *der, *ci = NULL, *pfx;
+    STACK_OF(PKCS7) *safes = made_authsafes(&der);
+    PKCS7 *encrypted = NULL;
+    int i, ci_len;
+    size_t len;
+    kz_p12_contents c;
+
+    for (i = 0; i < sk_PKCS7_num(safes); i++)
+        if (PKCS7_type_is_encrypted(sk_PKCS7_value(safes, i)))
+            encrypted = sk_PKCS7_value(safes, i);
+    assert_non_null(encrypted);
+    ci_len = i2d_PKCS7(encrypted, &ci);
+    assert_true(ci_len > 0);
+    pfx = wrap_pfx(ci, ci_len, &len);
+
+    assert_int_equal(kz_p12_probe(pfx, len), 0);
+    assert_int_equal(open_with(pfx, len, MADE_PASS, &c), CKR_DEVICE_ERROR);
+    assert_contents_zeroed(&c);
+
+    OPENSSL_free(pfx);
+    OPENSSL_free(ci);
+    sk_PKCS7_pop_free(safes, PKCS7_free);
     OPENSSL_free(der);
 }
 
@@ -1138,9 +1238,11 @@ int main(void)
         cmocka_unit_test(test_pbes2_file),
         cmocka_unit_test(test_no_mac),
         cmocka_unit_test(test_empty_password_file),
+        cmocka_unit_test(test_plain_key_bag),
         cmocka_unit_test(test_no_key),
         cmocka_unit_test(test_cert_selection),
         cmocka_unit_test(test_signed_authsafe),
+        cmocka_unit_test(test_other_authsafe_type),
         cmocka_unit_test(test_probe_cost),
         cmocka_unit_test(test_allocation_failures),
     };

@@ -1,0 +1,36 @@
+#!/bin/sh
+# The whole test suite, as CI runs it: installs what the tests need, builds
+# with warnings as errors, runs `make check`, then rebuilds with
+# AddressSanitizer and UBSan and runs `make check` again. Build trees live in
+# _build/ inside the checkout.
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+tools/deps.sh test
+./autogen.sh >/dev/null 2>&1
+
+run() {
+    name=$1; shift
+    dir="$top/_build/$name"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cd "$dir"
+    echo "== $name build"
+    "$top/configure" --enable-werror "$@" >configure.out 2>&1 || { cat configure.out; exit 1; }
+    make -j"$(nproc)" >make.out 2>&1 || { cat make.out; exit 1; }
+    echo "== $name: make check"
+    if ! make -j"$(nproc)" check >check.out 2>&1; then
+        cat check.out
+        for f in $(find . -name '*.log' ! -name config.log ! -name test-suite.log); do
+            grep -q '^FAIL\|^ERROR' "${f%.log}.trs" 2>/dev/null && { echo "---- $f"; tail -60 "$f"; }
+        done
+        exit 1
+    fi
+    grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' check.out
+    cd "$top"
+}
+
+run release
+run sanitizers --enable-sanitizers
+echo "all tests passed"
