@@ -19,13 +19,17 @@ PROG=$KZP11_BUILDDIR/tests/integration/test_fork
 KZP11_KEYSTORE=$KZ_KEYSTORE
 export KZP11_KEYSTORE
 
+need_tool timeout coreutils
+
 note "test_fork"
-if kz_run "$KZ_TMP/fork.out" "$PROG"; then
+# A deadlock in the module must fail the test, not hang the build.
+if kz_run "$KZ_TMP/fork.out" timeout 600 "$PROG"; then
     rc=0
 else
     rc=$?
 fi
 sed 's/^/    /' "$KZ_TMP/fork.out"
+[ "$rc" -ne 124 ] || fail "test_fork did not finish within 600 s (deadlock?)"
 [ "$rc" -eq 0 ] || fail "test_fork exited with status $rc"
 assert_grep "$KZ_TMP/fork.out" '^PASS: test_fork$' "test_fork did not report PASS"
 assert_no_grep "$KZ_TMP/fork.out" '^FAIL' "test_fork reported a failure"

@@ -40,6 +40,8 @@ assert_grep "$T/add.out" 'Module "kzp11" added to database' "modutil did not add
 
 kz_ok "$T/list.out" "modutil -list" modutil -dbdir "$DB" -list </dev/null
 assert_grep "$T/list.out" '^ *[0-9]+\. kzp11$' "modutil -list does not show kzp11"
+# Only NSS's own module and kzp11: nothing else (p11-kit proxy...) crept in.
+assert_eq "$(grep -Ec '^ *[0-9]+\. ' "$T/list.out")" 2 "number of modules in the fresh NSS database"
 # The kzp11 section runs from its header to the closing dashes.
 sed -n '/^ *[0-9]*\. kzp11$/,/^---/p' "$T/list.out" >"$T/kzp11.section"
 assert_grep "$T/kzp11.section" "library name: $KZP11_MODULE\$" "kzp11 listed with another library path"

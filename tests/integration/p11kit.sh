@@ -56,7 +56,7 @@ fi
 
 umods=$HOME/.config/pkcs11/modules
 mkdir -p "$umods" || fail "mkdir $umods"
-# The generated file with the module path pointing into the build tree.
+# The generated file, with its module: line pointing at the built module.
 {
     grep -v -E '^[[:space:]]*module[[:space:]]*:' "$MODFILE"
     printf 'module: %s\n' "$P11KIT_MODULE_PATH"

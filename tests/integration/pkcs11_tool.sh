@@ -165,7 +165,7 @@ sign() { # sign LABEL OUT ARGS...
     assert_eq "$(kz_size "$s_out")" 256 "length of the RSA-2048 signature ($*)"
 }
 for h in SHA1 SHA224 SHA256 SHA384 SHA512; do
-    alg=$(echo "$h" | tr 'A-Z' 'a-z')
+    alg=$(echo "$h" | tr '[:upper:]' '[:lower:]')
     sign "$SIGN_LABEL" "$T/sig.$alg" -m "$h-RSA-PKCS" -i "$T/data"
     kz_verify_dgst "$SIGN_PUB" "$T/data" "$T/sig.$alg" "$alg"
 done
@@ -189,7 +189,7 @@ note "RSA-PSS: SHAx-RSA-PKCS-PSS (pkcs11-tool hashes) and RSA-PKCS-PSS (over a d
 for pair in SHA1:20 SHA224:28 SHA256:32 SHA384:48 SHA512:64; do
     h=${pair%%:*}
     slen=${pair##*:}
-    alg=$(echo "$h" | tr 'A-Z' 'a-z')
+    alg=$(echo "$h" | tr '[:upper:]' '[:lower:]')
     sign "$SIGN_LABEL" "$T/pss.$alg" -m "$h-RSA-PKCS-PSS" -i "$T/data"
     kz_verify_dgst "$SIGN_PUB" "$T/data" "$T/pss.$alg" "$alg" rsa_padding_mode:pss \
         "rsa_pss_saltlen:$slen" "rsa_mgf1_md:$alg"

@@ -19,13 +19,17 @@ PROG=$KZP11_BUILDDIR/tests/integration/test_threads
 KZP11_KEYSTORE=$KZ_KEYSTORE
 export KZP11_KEYSTORE
 
+need_tool timeout coreutils
+
 note "test_threads"
-if kz_run "$KZ_TMP/threads.out" "$PROG"; then
+# A deadlock in the module must fail the test, not hang the build.
+if kz_run "$KZ_TMP/threads.out" timeout 600 "$PROG"; then
     rc=0
 else
     rc=$?
 fi
 sed 's/^/    /' "$KZ_TMP/threads.out"
+[ "$rc" -ne 124 ] || fail "test_threads did not finish within 600 s (deadlock?)"
 [ "$rc" -eq 0 ] || fail "test_threads exited with status $rc"
 assert_grep "$KZ_TMP/threads.out" '^PASS: test_threads$' "test_threads did not report PASS"
 assert_no_grep "$KZ_TMP/threads.out" '^FAIL' "test_threads reported a failure"
