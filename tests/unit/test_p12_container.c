@@ -101,9 +101,11 @@ static void shared_dir(char *buf, size_t n)
 {
     const char *d = getenv("KZP11_SHARED");
 
-    if (d != NULL && *d != '\0')
-        path_join(buf, n, d, ".");
-    else
+    if (d != NULL && *d != '\0') {
+        if (strlen(d) >= n)
+            fail_msg("KZP11_SHARED too long");
+        memcpy(buf, d, strlen(d) + 1);
+    } else
         path_join(buf, n, srcdir(), "../shared");
 }
 
