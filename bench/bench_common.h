@@ -45,6 +45,19 @@ static inline double bench_cpu_seconds(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* Voluntary (blocked: locks, I/O) and involuntary (preempted) context
+ * switches of the whole process so far. */
+static inline void bench_ctx_switches(long *vol, long *invol)
+{
+    struct rusage ru;
+
+    *vol = *invol = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        *vol = ru.ru_nvcsw;
+        *invol = ru.ru_nivcsw;
+    }
+}
+
 /* Strict number parsing for command-line options; exits on garbage. */
 static inline long bench_parse_long(const char *opt, const char *s, long min, long max)
 {

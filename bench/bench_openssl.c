@@ -95,6 +95,7 @@ int main(int argc, char **argv)
     FILE *f;
     long threads = 1, i, started = 0;
     double seconds = 3.0, cpu0, cpu1, end = 0.0, elapsed;
+    long vcs0, ivcs0, vcs1, ivcs1;
     unsigned long total = 0;
     int opt, failed, ret = 1;
 
@@ -152,10 +153,12 @@ int main(int argc, char **argv)
     cfg.gate.failed += (int)(threads - started);
     pthread_mutex_unlock(&cfg.gate.mu);
     cpu0 = bench_cpu_seconds();
+    bench_ctx_switches(&vcs0, &ivcs0);
     failed = bench_gate_release(&cfg.gate, (int)threads, seconds);
     for (i = 0; i < started; i++)
         pthread_join(w[i].thread, NULL);
     cpu1 = bench_cpu_seconds();
+    bench_ctx_switches(&vcs1, &ivcs1);
     bench_gate_destroy(&cfg.gate);
 
     for (i = 0; i < started; i++)
@@ -170,7 +173,8 @@ int main(int argc, char **argv)
         if (w[i].end > end)
             end = w[i].end;
         if (w[i].sig0_len != w[0].sig0_len || memcmp(w[i].sig0, w[0].sig0, w[0].sig0_len) != 0) {
-            fprintf(stderr, "bench_openssl: thread %ld made a different signature of message 0\n", i);
+            fprintf(stderr, "bench_openssl: thread %ld made a different signature of message 0\n",
+                    i);
             goto out;
         }
     }
@@ -184,11 +188,13 @@ int main(int argc, char **argv)
            (double)total / elapsed, total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0);
     for (i = 0; i < threads; i++)
         printf(" %lu", w[i].count);
-    printf(")\n");
+    printf("), context switches: %ld voluntary, %ld involuntary\n", vcs1 - vcs0,
+           ivcs1 - ivcs0);
     printf("RESULT mode=sign threads=%ld count=%lu elapsed=%.4f rate=%.2f cpu_ms_per_sig=%.4f "
-           "sig_len=%lu\n",
+           "sig_len=%lu vcsw=%ld ivcsw=%ld\n",
            threads, total, elapsed, (double)total / elapsed,
-           total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0, (unsigned long)w[0].sig0_len);
+           total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0, (unsigned long)w[0].sig0_len,
+           vcs1 - vcs0, ivcs1 - ivcs0);
     ret = 0;
 
 out:

@@ -24,7 +24,8 @@ int kz_p12_probe(const unsigned char *data, size_t len);
 /* Verifies the MAC with the password and decrypts the key and certificate
  * bags. Returns CKR_OK; CKR_PIN_INCORRECT when the password is wrong (MAC
  * mismatch, or no MAC and decryption fails); CKR_DEVICE_ERROR when the file
- * is malformed or holds no key; CKR_HOST_MEMORY. On error *out is zeroed. */
+ * is malformed or holds no key; CKR_HOST_MEMORY; CKR_ARGUMENTS_BAD for a
+ * NULL out or pass with a length. On error *out is zeroed. */
 CK_RV kz_p12_open(const unsigned char *data, size_t len,
                   const char *pass, size_t pass_len,
                   OSSL_LIB_CTX *libctx, kz_p12_contents *out);

@@ -31,12 +31,17 @@ typedef struct softtoken {
     unsigned usage;
 } softtoken;
 
-static const CK_MECHANISM_TYPE rsa_mechs[] = {
+/* Every container kind's mechanisms: before login the token cannot know
+ * which kind of key a file holds, and the key type decides at SignInit. */
+static const CK_MECHANISM_TYPE mechs[] = {
     CKM_RSA_PKCS, CKM_RSA_PKCS_OAEP, CKM_RSA_PKCS_PSS,
     CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS,
     CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS,
     CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
     CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS,
+    CKM_GOSTR3410, CKM_GOSTR3410_512, CKM_GOSTR3410_WITH_GOSTR3411,
+    CKM_GOSTR3410_WITH_GOSTR3411_2012_256, CKM_GOSTR3410_WITH_GOSTR3411_2012_512,
+    CKM_GOSTR3410_KEY_PAIR_GEN, CKM_GOSTR3410_512_KEY_PAIR_GEN,
 };
 
 /* ---- Names ---------------------------------------------------------------- */
@@ -116,8 +121,8 @@ static CK_RV st_get_info(kz_token *t, CK_TOKEN_INFO *info)
 
 static CK_RV st_get_mechanisms(kz_token *t, const CK_MECHANISM_TYPE **list, size_t *n)
 {
-    *list = rsa_mechs;
-    *n = sizeof(rsa_mechs) / sizeof(rsa_mechs[0]);
+    *list = mechs;
+    *n = sizeof(mechs) / sizeof(mechs[0]);
     return CKR_OK;
 }
 

@@ -105,12 +105,12 @@ unsigned kz_cert_info_usage(const kz_cert_info *ci)
     unsigned u = 0;
 
     if (!ci->has_key_usage)
-        return KZ_USAGE_SIGN | KZ_USAGE_DECRYPT | KZ_USAGE_DERIVE;
+        return KZ_USAGE_SIGN | KZ_USAGE_DECRYPT;
     if (ci->key_usage & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_CERT_SIGN | KU_CRL_SIGN))
         u |= KZ_USAGE_SIGN;
     if (ci->key_usage & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT))
         u |= KZ_USAGE_DECRYPT;
-    if (ci->key_usage & KU_KEY_AGREEMENT)
-        u |= KZ_USAGE_DERIVE;
+    /* keyAgreement (GOST512 certificates) would mean CKA_DERIVE, but no
+     * derivation mechanism exists yet: promising one would mislead. */
     return u;
 }

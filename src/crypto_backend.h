@@ -35,6 +35,7 @@ kz_pkey *kz_pkey_rsa_public(const unsigned char *n, size_t nlen,
 kz_pkey *kz_pkey_up_ref(kz_pkey *k);
 void kz_pkey_free(kz_pkey *k);
 CK_KEY_TYPE kz_pkey_type(const kz_pkey *k);
+int kz_pkey_has_private(const kz_pkey *k);
 CK_ULONG kz_pkey_bits(const kz_pkey *k);
 size_t kz_pkey_sig_len(const kz_pkey *k);
 /* Do the public halves of a and b match (a certificate against a key)? */
@@ -45,11 +46,29 @@ CK_RV kz_pkey_rsa_get(const kz_pkey *k, unsigned char **n, size_t *nlen,
 /* DER SubjectPublicKeyInfo (for CKA_PUBLIC_KEY_INFO). */
 CK_RV kz_pkey_spki(const kz_pkey *k, unsigned char **der, size_t *len);
 
+/* GOST keys (CKK_GOSTR3410, CKK_GOSTR3410_512). Curve and hash are DER
+ * OIDs, Kazakh or TC26/CryptoPro; a missing hash OID means the curve's usual
+ * hash. `value` is X||Y little-endian (or that wrapped in an OCTET STRING). */
+CK_RV kz_pkey_gost_public(const unsigned char *curve_oid, size_t clen,
+                          const unsigned char *hash_oid, size_t hlen,
+                          const unsigned char *value, size_t vlen, kz_pkey **out);
+CK_RV kz_pkey_gost_generate(const unsigned char *curve_oid, size_t clen,
+                            const unsigned char *hash_oid, size_t hlen, kz_pkey **out);
+/* The OIDs reported as CKA_GOSTR3410_PARAMS / CKA_GOSTR3411_PARAMS: always
+ * the TC26/CryptoPro names (see gost_keys.h for why), static storage. */
+CK_RV kz_pkey_gost_params(const kz_pkey *k, const unsigned char **curve, size_t *clen,
+                          const unsigned char **hash, size_t *hlen);
+CK_RV kz_pkey_gost_value(const kz_pkey *k, const unsigned char **pub, size_t *len);
+/* The digest mechanism the key's hash parameters name (CKM_GOSTR3411_2012_512,
+ * KZ_CKM_GOSTR3411_94_TEST, ...), for CKM_GOSTR3410_WITH_GOSTR3411. */
+CK_MECHANISM_TYPE kz_pkey_gost_hash_mech(const kz_pkey *k);
+
 /* ---- Signature and encryption schemes ----------------------------------- */
 
 typedef enum {
     KZ_SIG_RSA_PKCS1,    /* in = digest if hash != 0 (DigestInfo added), else raw DigestInfo */
     KZ_SIG_RSA_PSS,      /* in = digest of `hash` */
+    KZ_SIG_GOST,         /* in = digest (32 or 64 bytes); signature s||r big-endian */
 } kz_sig_scheme;
 
 typedef struct kz_sig_params {

@@ -7,8 +7,9 @@
  *
  *   digest     n bytes, exactly as the hash function emits them (Streebog,
  *              GOST R 34.11-94). The maths reads them as a LITTLE-endian
- *              integer e, like the gost engine and the NCA's Kalkan; nobody
- *              reverses a hash before signing.
+ *              integer e, as the gost engine does and as the NCA's own
+ *              signatures on its GOST 2015 certificates and CRLs confirm
+ *              (see the unit test): nobody reverses a hash before signing.
  *   signature  2n bytes: s || r, each BIG-endian. This is RFC 4491 section
  *              2.2.2 / RFC 9215, the gost engine's EVP_PKEY_sign output and
  *              the PKCS#11 CKM_GOSTR3410 signature. The NCA (certificates,
@@ -17,12 +18,12 @@
  *              kz_gost3410_sig_from_nca.
  *   public key 2n bytes: X || Y, each LITTLE-endian: the OCTET STRING inside
  *              a GOST SubjectPublicKeyInfo, and the PKCS#11 CKA_VALUE of a
- *              CKK_GOSTR3410 public key.
+ *              CKK_GOSTR3410 public key (PKCS#11 2.30+).
  *   private    BIG-endian unsigned integer, 1..2n bytes on input (leading
  *              zeros allowed, so a DER INTEGER's content works), exactly n
  *              bytes on output. The value is used modulo q and must not be
- *              0 mod q. NCA GOST 2015 containers and PKCS#11 CKA_VALUE hold
- *              it little-endian (n bytes): load those with
+ *              0 mod q. NCA GOST 2015 containers, the gost engine's PKCS#8
+ *              and PKCS#11 CKA_VALUE hold it little-endian (n bytes): load those with
  *              kz_gost3410_priv_normalize(..., little_endian = 1, ...).
  *              NCA GOST 34.310-2004 containers hold a DER INTEGER, which is
  *              big-endian already.
@@ -33,8 +34,16 @@
  * Callers that must tell length errors apart (CKR_DATA_LEN_RANGE,
  * CKR_SIGNATURE_LEN_RANGE) check the lengths first with the helpers below.
  *
+ * Verification validates the public key fully on every call (coordinates
+ * below p, on the curve, and on the two cofactor-4 curves TC26-256-A and
+ * TC26-512-C in the order-q subgroup, which costs a second scalar
+ * multiplication there).
+ *
  * Any curve description works; table curves (gost_curves.h) use the cached
- * group, others build a group per call. All functions are thread-safe. */
+ * group and a fixed-base table for k*G built on first use (~600 KB and
+ * ~20 ms for a 512-bit curve, ~150 KB for a 256-bit one); other curves build
+ * a group per call and use OpenSSL's ladder. All functions are
+ * thread-safe. */
 #ifndef KZP11_GOST3410_H
 #define KZP11_GOST3410_H
 

@@ -1,4 +1,5 @@
 #include "mechanism.h"
+#include "gost_keys.h"
 
 #include <stddef.h>
 
@@ -11,6 +12,9 @@ static const kz_mech mechs[] = {
     { CKM_SHA256, KZ_MECH_DIGEST, 0, 0, 0, 0, { 0, 0, CKF_DIGEST } },
     { CKM_SHA384, KZ_MECH_DIGEST, 0, 0, 0, 0, { 0, 0, CKF_DIGEST } },
     { CKM_SHA512, KZ_MECH_DIGEST, 0, 0, 0, 0, { 0, 0, CKF_DIGEST } },
+    { CKM_GOSTR3411, KZ_MECH_DIGEST, 0, 0, 0, 0, { 0, 0, CKF_DIGEST } },
+    { CKM_GOSTR3411_2012_256, KZ_MECH_DIGEST, 0, 0, 0, 0, { 0, 0, CKF_DIGEST } },
+    { CKM_GOSTR3411_2012_512, KZ_MECH_DIGEST, 0, 0, 0, 0, { 0, 0, CKF_DIGEST } },
 
     { CKM_RSA_PKCS, KZ_MECH_SIGN, CKK_RSA, 0, KZ_SIG_RSA_PKCS1, 0, { 1024, 8192, SIGN_FLAGS } },
     { CKM_SHA1_RSA_PKCS, KZ_MECH_SIGN, CKK_RSA, CKM_SHA_1, KZ_SIG_RSA_PKCS1, 0, { 1024, 8192, SIGN_FLAGS } },
@@ -25,6 +29,22 @@ static const kz_mech mechs[] = {
     { CKM_SHA384_RSA_PKCS_PSS, KZ_MECH_SIGN, CKK_RSA, CKM_SHA384, KZ_SIG_RSA_PSS, 0, { 1024, 8192, SIGN_FLAGS } },
     { CKM_SHA512_RSA_PKCS_PSS, KZ_MECH_SIGN, CKK_RSA, CKM_SHA512, KZ_SIG_RSA_PSS, 0, { 1024, 8192, SIGN_FLAGS } },
 
+    /* GOST: the raw mechanisms sign a digest; the others hash on the host.
+     * CKM_GOSTR3410_WITH_GOSTR3411 takes its hash from the key's
+     * CKA_GOSTR3411_PARAMS (KZ_HASH_FROM_KEY). */
+    { CKM_GOSTR3410, KZ_MECH_SIGN, CKK_GOSTR3410, 0, KZ_SIG_GOST, 0, { 256, 256, SIGN_FLAGS } },
+    { CKM_GOSTR3410_512, KZ_MECH_SIGN, CKK_GOSTR3410_512, 0, KZ_SIG_GOST, 0, { 512, 512, SIGN_FLAGS } },
+    { CKM_GOSTR3410_WITH_GOSTR3411, KZ_MECH_SIGN, CKK_GOSTR3410, KZ_HASH_FROM_KEY, KZ_SIG_GOST, 0,
+      { 256, 256, SIGN_FLAGS } },
+    { CKM_GOSTR3410_WITH_GOSTR3411_2012_256, KZ_MECH_SIGN, CKK_GOSTR3410, CKM_GOSTR3411_2012_256,
+      KZ_SIG_GOST, 0, { 256, 256, SIGN_FLAGS } },
+    { CKM_GOSTR3410_WITH_GOSTR3411_2012_512, KZ_MECH_SIGN, CKK_GOSTR3410_512, CKM_GOSTR3411_2012_512,
+      KZ_SIG_GOST, 0, { 512, 512, SIGN_FLAGS } },
+    { CKM_GOSTR3410_KEY_PAIR_GEN, KZ_MECH_KEYGEN, CKK_GOSTR3410, 0, 0, 0,
+      { 256, 256, CKF_GENERATE_KEY_PAIR } },
+    { CKM_GOSTR3410_512_KEY_PAIR_GEN, KZ_MECH_KEYGEN, CKK_GOSTR3410_512, 0, 0, 0,
+      { 512, 512, CKF_GENERATE_KEY_PAIR } },
+
     /* CKM_RSA_PKCS appears once above for signing; its decrypt entry is
      * looked up by kind (see kz_mech_find_kind). */
     { CKM_RSA_PKCS_OAEP, KZ_MECH_CRYPT, CKK_RSA, 0, 0, KZ_ENC_RSA_OAEP, { 1024, 8192, CRYPT_FLAGS } },
@@ -33,7 +53,10 @@ static const kz_mech mechs[] = {
 static const kz_mech rsa_pkcs_crypt =
     { CKM_RSA_PKCS, KZ_MECH_CRYPT, CKK_RSA, 0, 0, KZ_ENC_RSA_PKCS1, { 1024, 8192, CRYPT_FLAGS } };
 
-static const CK_MECHANISM_TYPE host_list[] = { CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512 };
+static const CK_MECHANISM_TYPE host_list[] = {
+    CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512,
+    CKM_GOSTR3411, CKM_GOSTR3411_2012_256, CKM_GOSTR3411_2012_512,
+};
 
 const kz_mech *kz_mech_find(CK_MECHANISM_TYPE type)
 {
@@ -75,6 +98,11 @@ CK_RV kz_mech_sig_params(const kz_mech *m, const CK_MECHANISM *mech, kz_sig_para
     out->hash = m->host_hash;
     out->mgf_hash = 0;
     out->salt_len = 0;
+    if (m->sig == KZ_SIG_GOST) {
+        /* The hash is in the mechanism or the key; raw GOST signs a digest. */
+        out->hash = 0;
+        return CKR_OK;
+    }
     if (m->sig != KZ_SIG_RSA_PSS)
         return mech->ulParameterLen == 0 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
 
@@ -121,4 +149,22 @@ CK_RV kz_mech_enc_params(const kz_mech *m, const CK_MECHANISM *mech, kz_enc_para
         return CKR_MECHANISM_PARAM_INVALID;
     }
     return CKR_OK;
+}
+
+CK_RV kz_mech_gost94_digest(const CK_MECHANISM *mech, CK_MECHANISM_TYPE *out)
+{
+    if (!mech->pParameter || !mech->ulParameterLen) {
+        *out = CKM_GOSTR3411;
+        return CKR_OK;
+    }
+    switch (kz_gost_hash_by_oid_der(mech->pParameter, mech->ulParameterLen)) {
+    case KZ_GOST_HASH_GOST94_CRYPTOPRO:
+        *out = CKM_GOSTR3411;
+        return CKR_OK;
+    case KZ_GOST_HASH_GOST94_TEST:
+        *out = KZ_CKM_GOSTR3411_94_TEST;
+        return CKR_OK;
+    default:
+        return CKR_MECHANISM_PARAM_INVALID;
+    }
 }

@@ -5,7 +5,10 @@
 
 #include "crypto_backend.h"
 
-typedef enum { KZ_MECH_DIGEST, KZ_MECH_SIGN, KZ_MECH_CRYPT } kz_mech_kind;
+typedef enum { KZ_MECH_DIGEST, KZ_MECH_SIGN, KZ_MECH_CRYPT, KZ_MECH_KEYGEN } kz_mech_kind;
+
+/* host_hash value: the hash comes from the key's CKA_GOSTR3411_PARAMS. */
+#define KZ_HASH_FROM_KEY ((CK_MECHANISM_TYPE)-1)
 
 typedef struct kz_mech {
     CK_MECHANISM_TYPE type;
@@ -24,6 +27,10 @@ const kz_mech *kz_mech_find_kind(CK_MECHANISM_TYPE type, kz_mech_kind kind);
 CK_FLAGS kz_mech_flags(CK_MECHANISM_TYPE type);
 /* Mechanisms the core does on the host for every token (digests). */
 void kz_mech_host_list(const CK_MECHANISM_TYPE **list, size_t *n);
+
+/* The digest mechanism CKM_GOSTR3411 names with its optional parameter
+ * (a DER hash-parameters OID): CryptoPro when absent, or the test set. */
+CK_RV kz_mech_gost94_digest(const CK_MECHANISM *mech, CK_MECHANISM_TYPE *out);
 
 /* Validates pParameter for a sign/verify mechanism and fills the backend
  * parameters. Returns CKR_MECHANISM_PARAM_INVALID on malformed parameters. */

@@ -46,6 +46,24 @@ static CK_RV make_cert(kz_object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
     return rv;
 }
 
+static CK_RV make_gost_public(kz_object *o, const CK_ATTRIBUTE *t, CK_ULONG n, CK_KEY_TYPE kt)
+{
+    const CK_ATTRIBUTE *curve = kz_tmpl_find(t, n, CKA_GOSTR3410_PARAMS);
+    const CK_ATTRIBUTE *hash = kz_tmpl_find(t, n, CKA_GOSTR3411_PARAMS);
+    const CK_ATTRIBUTE *value = kz_tmpl_find(t, n, CKA_VALUE);
+    CK_RV rv;
+
+    if (!curve || !value || !curve->ulValueLen || !value->ulValueLen)
+        return CKR_TEMPLATE_INCOMPLETE;
+    rv = kz_pkey_gost_public(curve->pValue, curve->ulValueLen, hash ? hash->pValue : NULL,
+                             hash ? hash->ulValueLen : 0, value->pValue, value->ulValueLen, &o->pub);
+    if (rv == CKR_DOMAIN_PARAMS_INVALID)
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    if (rv == CKR_OK && kz_pkey_type(o->pub) != kt)
+        rv = CKR_TEMPLATE_INCONSISTENT;   /* a 512-bit curve under CKK_GOSTR3410, say */
+    return rv;
+}
+
 static CK_RV make_public_key(kz_object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
     const CK_ATTRIBUTE *mod = kz_tmpl_find(t, n, CKA_MODULUS);
@@ -55,14 +73,18 @@ static CK_RV make_public_key(kz_object *o, const CK_ATTRIBUTE *t, CK_ULONG n)
 
     if (rv != CKR_OK)
         return rv;
-    if (kt != CKK_RSA)
+    if (kt == CKK_GOSTR3410 || kt == CKK_GOSTR3410_512) {
+        rv = make_gost_public(o, t, n, kt);
+    } else if (kt != CKK_RSA) {
         return CKR_ATTRIBUTE_VALUE_INVALID;
-    if (!mod || !exp || !mod->ulValueLen || !exp->ulValueLen)
-        return CKR_TEMPLATE_INCOMPLETE;
-    o->pub = kz_pkey_rsa_public(mod->pValue, mod->ulValueLen, exp->pValue, exp->ulValueLen);
-    if (!o->pub)
-        return CKR_ATTRIBUTE_VALUE_INVALID;
-    rv = kz_objattrs_public_key(&o->attrs, o->pub);
+    } else {
+        if (!mod || !exp || !mod->ulValueLen || !exp->ulValueLen)
+            return CKR_TEMPLATE_INCOMPLETE;
+        o->pub = kz_pkey_rsa_public(mod->pValue, mod->ulValueLen, exp->pValue, exp->ulValueLen);
+        rv = o->pub ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    if (rv == CKR_OK)
+        rv = kz_objattrs_public_key(&o->attrs, o->pub, 1);
     if (rv == CKR_OK)
         rv = kz_attrs_set_bool(&o->attrs, CKA_VERIFY, CK_TRUE);
     if (rv == CKR_OK)

@@ -102,7 +102,10 @@ static CK_RV finish_decrypt(kz_session *s, kz_slot *slot, const unsigned char *i
         return CKR_USER_NOT_LOGGED_IN;
     }
     n = *outlen;
-    rv = slot->token.ops->decrypt(&slot->token, op->key, &op->params, in, inlen, out, &n);
+    if (op->key->host)
+        rv = kz_pkey_decrypt(op->key->host, &op->params, in, inlen, out, &n);
+    else
+        rv = slot->token.ops->decrypt(&slot->token, op->key, &op->params, in, inlen, out, &n);
     *outlen = n;
     if (rv != CKR_BUFFER_TOO_SMALL)
         kz_crypt_op_end(op);

@@ -4,6 +4,7 @@
 KZ_EXPORT CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
 {
     const kz_mech *m;
+    CK_MECHANISM_TYPE hash = 0;
     kz_session *s;
     CK_RV rv;
 
@@ -16,12 +17,16 @@ KZ_EXPORT CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
         rv = CKR_OPERATION_ACTIVE;
     else if (!m)
         rv = CKR_MECHANISM_INVALID;
+    else if (m->type == CKM_GOSTR3411)
+        rv = kz_mech_gost94_digest(pMechanism, &hash);   /* the parameter picks the S-boxes */
     else if (pMechanism->ulParameterLen)
         rv = CKR_MECHANISM_PARAM_INVALID;
-    else if (!(s->digest.digest = kz_digest_new(m->type)))
+    else
+        hash = m->type;
+    if (rv == CKR_OK && !(s->digest.digest = kz_digest_new(hash)))
         rv = CKR_HOST_MEMORY;
-    else {
-        s->digest.mech = m->type;
+    if (rv == CKR_OK) {
+        s->digest.mech = hash;
         s->digest.active = 1;
     }
     kz_session_release(s);

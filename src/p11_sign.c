@@ -62,13 +62,14 @@ CK_RV kz_sig_op_init(kz_session *s, kz_slot *slot, kz_sig_op *op, CK_MECHANISM_P
         rv = CKR_KEY_TYPE_INCONSISTENT;
         goto out;
     }
-    if (for_sign && !token_has_mechanism(slot, m->type)) {
+    if (for_sign && !o->key->host && !token_has_mechanism(slot, m->type)) {
         rv = CKR_MECHANISM_INVALID;
         goto out;
     }
     rv = kz_mech_sig_params(m, mech, &op->params);
     if (rv != CKR_OK)
         goto out;
+    op->host_hash = m->host_hash == KZ_HASH_FROM_KEY ? kz_pkey_gost_hash_mech(o->pub) : m->host_hash;
     op->mech = m;
     op->pub = kz_pkey_up_ref(o->pub);
     op->key = for_sign ? kz_model_key_ref(o->key) : NULL;
@@ -82,8 +83,8 @@ out:
 CK_RV kz_sig_op_update(kz_sig_op *op, const unsigned char *in, size_t len)
 {
     op->multipart = 1;
-    if (op->mech->host_hash) {
-        if (!op->digest && !(op->digest = kz_digest_new(op->mech->host_hash)))
+    if (op->host_hash) {
+        if (!op->digest && !(op->digest = kz_digest_new(op->host_hash)))
             return CKR_HOST_MEMORY;
         return kz_digest_update(op->digest, in, len);
     }
@@ -97,14 +98,14 @@ CK_RV kz_sig_op_input(kz_sig_op *op, const unsigned char *data, size_t len, int 
 {
     CK_RV rv;
 
-    if (!op->mech->host_hash) {
+    if (!op->host_hash) {
         *in = single ? data : op->buf;
         *inlen = single ? len : op->len;
         return CKR_OK;
     }
     if (single)
-        rv = kz_digest_oneshot(op->mech->host_hash, data, len, dig, diglen);
-    else if (!op->digest && !(op->digest = kz_digest_new(op->mech->host_hash)))
+        rv = kz_digest_oneshot(op->host_hash, data, len, dig, diglen);
+    else if (!op->digest && !(op->digest = kz_digest_new(op->host_hash)))
         rv = CKR_HOST_MEMORY;
     else
         rv = kz_digest_final(op->digest, dig, diglen);
@@ -160,7 +161,9 @@ static CK_RV finish_sign(kz_session *s, kz_slot *slot, const unsigned char *data
     }
     rv = kz_sig_op_input(op, data, len, single, dig, &diglen, &in, &inlen);
     outlen = *siglen;
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && op->key->host)
+        rv = kz_pkey_sign(op->key->host, &op->params, in, inlen, sig, &outlen);
+    else if (rv == CKR_OK)
         rv = slot->token.ops->sign(&slot->token, op->key, &op->params, in, inlen, sig, &outlen);
     if (rv == CKR_OK)
         *siglen = outlen;

@@ -10,6 +10,7 @@
 typedef struct kz_sig_op {
     int active;
     const kz_mech *mech;
+    CK_MECHANISM_TYPE host_hash;  /* hashed on the host first; 0: input is final */
     kz_sig_params params;
     kz_model_key *key;            /* sign: the token's key */
     kz_pkey *pub;                 /* verify; sign: for the signature length */

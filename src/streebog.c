@@ -127,47 +127,74 @@ static inline void store64_le(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-#define BYTE(x, j) ((size_t)((x) >> (8 * (j)) & 0xff))
-#define LPS_WORD(in, j) \
-    (lps_tab[0][BYTE(in[0], j)] ^ lps_tab[1][BYTE(in[1], j)] ^ \
-     lps_tab[2][BYTE(in[2], j)] ^ lps_tab[3][BYTE(in[3], j)] ^ \
-     lps_tab[4][BYTE(in[4], j)] ^ lps_tab[5][BYTE(in[5], j)] ^ \
-     lps_tab[6][BYTE(in[6], j)] ^ lps_tab[7][BYTE(in[7], j)])
+#if defined(__GNUC__)
+/* An empty asm that claims to change x. Without it the compiler folds the
+ * running shifts below back into x >> 24, x >> 40 ..., each needing its own
+ * copy of x, which costs registers and about a fifth of the speed. */
+#define KEEP(x) __asm__("" : "+r"(x))
+#else
+#define KEEP(x) ((void)0)
+#endif
 
-static inline void lps(uint64_t *restrict out, const uint64_t *restrict in)
-{
-    out[0] = LPS_WORD(in, 0);
-    out[1] = LPS_WORD(in, 1);
-    out[2] = LPS_WORD(in, 2);
-    out[3] = LPS_WORD(in, 3);
-    out[4] = LPS_WORD(in, 4);
-    out[5] = LPS_WORD(in, 5);
-    out[6] = LPS_WORD(in, 6);
-    out[7] = LPS_WORD(in, 7);
-}
+/* One input word's share of LPS: byte j of input word k feeds output word j
+ * through lps_tab[k]. Input-major order keeps only eight accumulators and
+ * one input live, so the whole LPS stays in registers. */
+#define LPS_COL(in, k) do { \
+        uint64_t x = (in); \
+        o0 ^= T[k][x & 0xff]; o1 ^= T[k][x >> 8 & 0xff]; x >>= 16; KEEP(x); \
+        o2 ^= T[k][x & 0xff]; o3 ^= T[k][x >> 8 & 0xff]; x >>= 16; KEEP(x); \
+        o4 ^= T[k][x & 0xff]; o5 ^= T[k][x >> 8 & 0xff]; x >>= 16; KEEP(x); \
+        o6 ^= T[k][x & 0xff]; o7 ^= T[k][x >> 8]; \
+    } while (0)
 
-/* The compression function g_N(h, m) = E(LPS(h ^ N), m) ^ h ^ m. The key
- * schedule step and the data step of each round depend only on the previous
- * round, so they are computed side by side for the CPU to overlap. */
+/* y0..y7 = LPS(x0..x7). The state is eight named scalars rather than an
+ * array: with arrays, GCC -O2 vectorises the surrounding XORs into 16-byte
+ * stores that the 8-byte loads here cannot forward from, a stall per word. */
+#define LPS(y, x) do { \
+        uint64_t o0 = 0, o1 = 0, o2 = 0, o3 = 0, o4 = 0, o5 = 0, o6 = 0, o7 = 0; \
+        LPS_COL(x##0, 0); LPS_COL(x##1, 1); LPS_COL(x##2, 2); LPS_COL(x##3, 3); \
+        LPS_COL(x##4, 4); LPS_COL(x##5, 5); LPS_COL(x##6, 6); LPS_COL(x##7, 7); \
+        y##0 = o0; y##1 = o1; y##2 = o2; y##3 = o3; \
+        y##4 = o4; y##5 = o5; y##6 = o6; y##7 = o7; \
+    } while (0)
+
+#define XOR8(y, a, b) do { \
+        y##0 = a##0 ^ b##0; y##1 = a##1 ^ b##1; y##2 = a##2 ^ b##2; y##3 = a##3 ^ b##3; \
+        y##4 = a##4 ^ b##4; y##5 = a##5 ^ b##5; y##6 = a##6 ^ b##6; y##7 = a##7 ^ b##7; \
+    } while (0)
+
+#define XOR8_ARRAY(y, a, v) do { \
+        y##0 = a##0 ^ (v)[0]; y##1 = a##1 ^ (v)[1]; y##2 = a##2 ^ (v)[2]; y##3 = a##3 ^ (v)[3]; \
+        y##4 = a##4 ^ (v)[4]; y##5 = a##5 ^ (v)[5]; y##6 = a##6 ^ (v)[6]; y##7 = a##7 ^ (v)[7]; \
+    } while (0)
+
+/* The compression function g_N(h, m) = E(LPS(h ^ N), m) ^ h ^ m, where E
+ * runs 12 rounds s = LPS(s ^ K_i), K_{i+1} = LPS(K_i ^ C_i) and ends with
+ * s ^ K_13. */
 static void g(uint64_t h[8], const uint64_t n[8], const uint64_t m[8])
 {
-    uint64_t k[8], s[8], ts[8], tk[8];
+    const uint64_t (*T)[256] = lps_tab;
+    uint64_t k0, k1, k2, k3, k4, k5, k6, k7;
+    uint64_t s0, s1, s2, s3, s4, s5, s6, s7;
+    uint64_t t0, t1, t2, t3, t4, t5, t6, t7;
+    uint64_t h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3];
+    uint64_t h4 = h[4], h5 = h[5], h6 = h[6], h7 = h[7];
 
-    for (unsigned i = 0; i < 8; i++)
-        tk[i] = h[i] ^ n[i];
-    lps(k, tk);
-    for (unsigned i = 0; i < 8; i++)
-        s[i] = m[i];
+    XOR8_ARRAY(t, h, n);
+    LPS(k, t);
+    s0 = m[0]; s1 = m[1]; s2 = m[2]; s3 = m[3];
+    s4 = m[4]; s5 = m[5]; s6 = m[6]; s7 = m[7];
     for (unsigned r = 0; r < 12; r++) {
-        for (unsigned i = 0; i < 8; i++) {
-            ts[i] = s[i] ^ k[i];
-            tk[i] = k[i] ^ C[r][i];
-        }
-        lps(s, ts);
-        lps(k, tk);
+        XOR8(t, s, k);
+        LPS(s, t);
+        XOR8_ARRAY(t, k, C[r]);
+        LPS(k, t);
     }
-    for (unsigned i = 0; i < 8; i++)
-        h[i] ^= s[i] ^ k[i] ^ m[i];
+    XOR8(s, s, k);
+    XOR8(s, s, h);
+    XOR8_ARRAY(s, s, m);
+    h[0] = s0; h[1] = s1; h[2] = s2; h[3] = s3;
+    h[4] = s4; h[5] = s5; h[6] = s6; h[7] = s7;
 }
 
 static void add512(uint64_t a[8], const uint64_t b[8])

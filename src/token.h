@@ -33,6 +33,9 @@ typedef struct kz_model_key {
     unsigned usage;               /* KZ_USAGE_* */
     void *priv;                   /* driver's handle for private-key operations */
     void (*priv_free)(void *priv);
+    /* Set instead of priv for keys the core holds itself (session keys from
+     * C_GenerateKeyPair): their operations run in the backend, not a driver. */
+    kz_pkey *host;
 } kz_model_key;
 
 typedef struct kz_model_cert {

@@ -27,6 +27,7 @@ void kz_model_key_unref(kz_model_key *k)
     if (!k || __atomic_fetch_sub(&k->refs, 1, __ATOMIC_ACQ_REL) != 1)
         return;
     kz_pkey_free(k->pub);
+    kz_pkey_free(k->host);
     if (k->priv_free)
         k->priv_free(k->priv);
     free(k);

@@ -51,13 +51,43 @@ CK_RV kz_objattrs_certificate(kz_attrs *a, const unsigned char *der, size_t len,
     return CKR_OK;
 }
 
+/* GOST keys carry their curve and hash as OIDs. The public point is the
+ * public key's CKA_VALUE; on a private key CKA_VALUE is the secret scalar,
+ * so it is left out there (and reported sensitive). */
+static CK_RV gost_attrs(kz_attrs *a, const kz_pkey *pub, int public_object)
+{
+    const unsigned char *curve, *hash, *value;
+    size_t clen, hlen, vlen;
+
+    TRY(kz_pkey_gost_params(pub, &curve, &clen, &hash, &hlen));
+    TRY(kz_attrs_set_ulong(a, CKA_KEY_TYPE, kz_pkey_type(pub)));
+    TRY(kz_attrs_set(a, CKA_GOSTR3410_PARAMS, curve, (CK_ULONG)clen));
+    TRY(kz_attrs_set(a, CKA_GOSTR3411_PARAMS, hash, (CK_ULONG)hlen));
+    if (public_object) {
+        TRY(kz_pkey_gost_value(pub, &value, &vlen));
+        TRY(kz_attrs_set(a, CKA_VALUE, value, (CK_ULONG)vlen));
+    }
+    {
+        unsigned char *spki = NULL;
+        size_t spki_len = 0;
+        CK_RV rv = kz_pkey_spki(pub, &spki, &spki_len);
+        if (rv == CKR_OK)
+            rv = kz_attrs_set(a, CKA_PUBLIC_KEY_INFO, spki, (CK_ULONG)spki_len);
+        free(spki);
+        return rv;
+    }
+}
+
 /* Attributes a public key and its private key share (PKCS#11 lets the
  * private key carry the public components, and NSS uses them to pair). */
-CK_RV kz_objattrs_public_key(kz_attrs *a, const kz_pkey *pub)
+CK_RV kz_objattrs_public_key(kz_attrs *a, const kz_pkey *pub, int public_object)
 {
     unsigned char *n = NULL, *e = NULL, *spki = NULL;
     size_t nlen, elen, spki_len;
     CK_RV rv;
+
+    if (kz_pkey_type(pub) == CKK_GOSTR3410 || kz_pkey_type(pub) == CKK_GOSTR3410_512)
+        return gost_attrs(a, pub, public_object);
 
     TRY(kz_attrs_set_ulong(a, CKA_KEY_TYPE, kz_pkey_type(pub)));
     TRY(kz_pkey_spki(pub, &spki, &spki_len));
@@ -78,18 +108,21 @@ CK_RV kz_objattrs_public_key(kz_attrs *a, const kz_pkey *pub)
     return CKR_OK;
 }
 
-static CK_RV key_common(kz_attrs *a, const kz_model_key *k, const kz_cert_info *ci)
+/* gen_mech: the mechanism that generated the key here (a session key),
+ * or 0 for a key that came from a token. */
+static CK_RV key_common(kz_attrs *a, const kz_model_key *k, const kz_cert_info *ci,
+                        int public_object, CK_MECHANISM_TYPE gen_mech)
 {
     static const CK_DATE no_date;
-    CK_ULONG unavailable = CK_UNAVAILABLE_INFORMATION;
+    CK_ULONG genmech = gen_mech ? gen_mech : CK_UNAVAILABLE_INFORMATION;
 
-    TRY(kz_objattrs_public_key(a, k->pub));
+    TRY(kz_objattrs_public_key(a, k->pub, public_object));
     TRY(kz_attrs_set(a, CKA_ID, k->id, (CK_ULONG)k->id_len));
     TRY(kz_attrs_set(a, CKA_START_DATE, &no_date, 0));
     TRY(kz_attrs_set(a, CKA_END_DATE, &no_date, 0));
     TRY(kz_attrs_set_bool(a, CKA_DERIVE, (k->usage & KZ_USAGE_DERIVE) ? CK_TRUE : CK_FALSE));
-    TRY(kz_attrs_set_bool(a, CKA_LOCAL, CK_FALSE));
-    TRY(kz_attrs_set(a, CKA_KEY_GEN_MECHANISM, &unavailable, sizeof(unavailable)));
+    TRY(kz_attrs_set_bool(a, CKA_LOCAL, gen_mech ? CK_TRUE : CK_FALSE));
+    TRY(kz_attrs_set(a, CKA_KEY_GEN_MECHANISM, &genmech, sizeof(genmech)));
     return kz_attrs_set(a, CKA_SUBJECT, ci ? ci->subject : NULL, ci ? (CK_ULONG)ci->subject_len : 0);
 }
 
@@ -102,19 +135,23 @@ static CK_RV insert(kz_object *o)
     return rv;
 }
 
-static CK_RV build_key(CK_SLOT_ID slot, kz_model_key *k, const kz_cert_info *ci)
+CK_RV kz_key_objects_new(CK_SLOT_ID slot, kz_model_key *k, const kz_cert_info *ci,
+                         CK_MECHANISM_TYPE gen_mech, kz_object **pub_out, kz_object **priv_out)
 {
     kz_object *pub = kz_object_new(slot, CKO_PUBLIC_KEY);
     kz_object *priv = kz_object_new(slot, CKO_PRIVATE_KEY);
+    CK_BBOOL token = gen_mech ? CK_FALSE : CK_TRUE;
     CK_BBOOL sign = (k->usage & KZ_USAGE_SIGN) ? CK_TRUE : CK_FALSE;
     CK_BBOOL decrypt = (k->usage & KZ_USAGE_DECRYPT) ? CK_TRUE : CK_FALSE;
+    /* A key generated here never left us; one from a file did. */
+    CK_BBOOL local = gen_mech ? CK_TRUE : CK_FALSE;
     CK_RV rv = CKR_HOST_MEMORY;
 
     if (!pub || !priv)
         goto fail;
     pub->pub = kz_pkey_up_ref(k->pub);
-    if ((rv = kz_objattrs_storage(&pub->attrs, CKO_PUBLIC_KEY, CK_TRUE, CK_FALSE, k->label)) != CKR_OK
-        || (rv = key_common(&pub->attrs, k, ci)) != CKR_OK
+    if ((rv = kz_objattrs_storage(&pub->attrs, CKO_PUBLIC_KEY, token, CK_FALSE, k->label)) != CKR_OK
+        || (rv = key_common(&pub->attrs, k, ci, 1, gen_mech)) != CKR_OK
         || (rv = kz_attrs_set_bool(&pub->attrs, CKA_VERIFY, sign)) != CKR_OK
         || (rv = kz_attrs_set_bool(&pub->attrs, CKA_ENCRYPT, decrypt)) != CKR_OK
         || (rv = kz_attrs_set_bool(&pub->attrs, CKA_VERIFY_RECOVER, CK_FALSE)) != CKR_OK
@@ -125,27 +162,38 @@ static CK_RV build_key(CK_SLOT_ID slot, kz_model_key *k, const kz_cert_info *ci)
     priv->is_private = CK_TRUE;
     priv->pub = kz_pkey_up_ref(k->pub);
     priv->key = kz_model_key_ref(k);
-    if ((rv = kz_objattrs_storage(&priv->attrs, CKO_PRIVATE_KEY, CK_TRUE, CK_TRUE, k->label)) != CKR_OK
-        || (rv = key_common(&priv->attrs, k, ci)) != CKR_OK
+    if ((rv = kz_objattrs_storage(&priv->attrs, CKO_PRIVATE_KEY, token, CK_TRUE, k->label)) != CKR_OK
+        || (rv = key_common(&priv->attrs, k, ci, 0, gen_mech)) != CKR_OK
         || (rv = kz_attrs_set_bool(&priv->attrs, CKA_SIGN, sign)) != CKR_OK
         || (rv = kz_attrs_set_bool(&priv->attrs, CKA_DECRYPT, decrypt)) != CKR_OK
         || (rv = kz_attrs_set_bool(&priv->attrs, CKA_SIGN_RECOVER, CK_FALSE)) != CKR_OK
         || (rv = kz_attrs_set_bool(&priv->attrs, CKA_UNWRAP, CK_FALSE)) != CKR_OK
         || (rv = kz_attrs_set_bool(&priv->attrs, CKA_SENSITIVE, CK_TRUE)) != CKR_OK
         || (rv = kz_attrs_set_bool(&priv->attrs, CKA_EXTRACTABLE, CK_FALSE)) != CKR_OK
-        /* The key lived in a file before it reached us: honest answers. */
-        || (rv = kz_attrs_set_bool(&priv->attrs, CKA_ALWAYS_SENSITIVE, CK_FALSE)) != CKR_OK
-        || (rv = kz_attrs_set_bool(&priv->attrs, CKA_NEVER_EXTRACTABLE, CK_FALSE)) != CKR_OK
+        || (rv = kz_attrs_set_bool(&priv->attrs, CKA_ALWAYS_SENSITIVE, local)) != CKR_OK
+        || (rv = kz_attrs_set_bool(&priv->attrs, CKA_NEVER_EXTRACTABLE, local)) != CKR_OK
         || (rv = kz_attrs_set_bool(&priv->attrs, CKA_ALWAYS_AUTHENTICATE, CK_FALSE)) != CKR_OK
         || (rv = kz_attrs_set_bool(&priv->attrs, CKA_WRAP_WITH_TRUSTED, CK_FALSE)) != CKR_OK)
         goto fail;
-    rv = insert(pub);
-    pub = NULL;
-    if (rv == CKR_OK)
-        rv = insert(priv);
-    return rv;
+    *pub_out = pub;
+    *priv_out = priv;
+    return CKR_OK;
 fail:
     kz_object_free(pub);
+    kz_object_free(priv);
+    return rv;
+}
+
+static CK_RV build_key(CK_SLOT_ID slot, kz_model_key *k, const kz_cert_info *ci)
+{
+    kz_object *pub, *priv;
+    CK_RV rv = kz_key_objects_new(slot, k, ci, 0, &pub, &priv);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = insert(pub);
+    if (rv == CKR_OK)
+        return insert(priv);
     kz_object_free(priv);
     return rv;
 }
