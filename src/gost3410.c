@@ -569,7 +569,6 @@ static int sign_core(const kz_gost_curve *c,
     t2 = BN_CTX_get(ctx);
     if (t2 == NULL)
         goto out;
-    BN_set_flags(k, BN_FLG_CONSTTIME);
     BN_set_flags(t1, BN_FLG_CONSTTIME);
     BN_set_flags(t2, BN_FLG_CONSTTIME);
     if (!load_priv(d, priv, priv_len, 0, c, q, ctx) ||
@@ -588,6 +587,7 @@ static int sign_core(const kz_gost_curve *c,
             if (BN_is_zero(k))
                 continue;
         }
+        BN_set_flags(k, BN_FLG_CONSTTIME);
         if (!base_mul_x(c, g.group, k, x, ctx) || !BN_nnmod(r, x, q, ctx))
             goto out;
         if (BN_is_zero(r)) {

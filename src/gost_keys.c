@@ -1,9 +1,12 @@
 /* Decoding NCA (Kazakh) and Russian GOST R 34.10 keys; see gost_keys.h.
  *
- * All parsing goes through OpenSSL's ASN.1 decoders (PKCS#8, X.509, a small
- * SubjectPublicKeyInfo template, d2i_ASN1_TYPE / d2i_ASN1_SEQUENCE_ANY for
- * the inner values); this file never reads a tag or a length itself. Every
- * decoder call must consume its whole input: trailing bytes are an error. */
+ * All parsing goes through OpenSSL's ASN.1 decoders (d2i_X509, two small
+ * templates for PrivateKeyInfo and SubjectPublicKeyInfo, d2i_ASN1_TYPE /
+ * d2i_ASN1_SEQUENCE_ANY / d2i_ASN1_OCTET_STRING for the inner values); this
+ * file never reads a tag or a length itself. Every decoder call must consume
+ * its whole input: trailing bytes are an error. What OpenSSL's decoder
+ * tolerates of BER (a constructed OCTET STRING, say) is tolerated here too;
+ * the values then go through the same checks. */
 
 #include "gost_keys.h"
 

@@ -265,12 +265,13 @@ static unsigned char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     unsigned char *buf = NULL;
-    long n;
+    long n = 0;
 
     if (f == NULL)
         fail_msg("cannot open %s", path);
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0)
         fail_msg("cannot size %s", path);
+    assert_true(n > 0);
     buf = malloc((size_t)n);
     assert_non_null(buf);
     if (fread(buf, 1, (size_t)n, f) != (size_t)n)
