@@ -11,12 +11,13 @@
  *       messages with C_SignInit + C_Sign per signature.
  *       -s writes the signature of message 0 (made during warm-up).
  *
- *   bench_pkcs11 load MODULE [-e SLOTS] [-r RUNS] [-T MAXSECONDS]
- *       RUNS times: dlopen, C_GetFunctionList, C_Initialize,
- *       C_GetSlotList(TRUE), C_GetTokenInfo on every slot, C_Finalize,
- *       dlclose; prints the first (cold) run, min, median and max wall time
- *       and a per-phase breakdown. Exits 3 if a run finds a slot count other
- *       than SLOTS.
+ *   bench_pkcs11 load MODULE [-e SLOTS] [-I TOKENS] [-r RUNS] [-T MAXSECONDS]
+ *       RUNS times (or until MAXSECONDS, default 30, have passed): dlopen,
+ *       C_GetFunctionList, C_Initialize, C_GetSlotList(TRUE), C_GetTokenInfo
+ *       on every slot, C_Finalize, dlclose; prints the first (cold) run, min,
+ *       median and max wall time and a per-phase breakdown. Exits 3 if a run
+ *       finds a number of slots with a token other than SLOTS, or a number
+ *       of initialized tokens (CKF_TOKEN_INITIALIZED) other than TOKENS.
  *
  * Every mode ends with one "RESULT key=value ..." line for scripts.
  * Exit status: 0 ok, 1 a PKCS#11 call or the run failed, 2 usage, 3 wrong
@@ -417,7 +418,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_pkcs11 sign MODULE [-l LABEL] [-p PIN] [-i HEXID] [-m MECH]\n"
             "                           [-t THREADS] [-d SECONDS] [-s SIGFILE]\n"
-            "       bench_pkcs11 load MODULE [-e SLOTS] [-r RUNS] [-T MAXSECONDS]\n"
+            "       bench_pkcs11 load MODULE [-e SLOTS] [-I TOKENS] [-r RUNS] [-T MAXSECONDS]\n"
             "PIN defaults to $BENCH_PIN; MECH is sha256-rsa-pkcs (default),\n"
             "sha1-/sha384-/sha512-rsa-pkcs or a number.\n");
 }
@@ -621,18 +622,25 @@ static double median_of(double *v, long n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
-/* One load cycle. Fills t[PH_*] in ms and *nslots; `labels` (if not NULL)
- * receives the raw labels of up to max_labels tokens. */
-static int load_once(const char *path, double t[PH_N], CK_ULONG *nslots,
-                     unsigned char (*labels)[32], CK_ULONG max_labels)
+/* What one load cycle saw. */
+typedef struct load_seen {
+    CK_ULONG slots;                 /* slots with a token */
+    CK_ULONG initialized;           /* of which CKF_TOKEN_INITIALIZED */
+    unsigned char (*labels)[32];    /* labels of the initialized tokens, if asked */
+} load_seen;
+
+/* One load cycle. Fills t[PH_*] in ms and *seen; with want_labels, also
+ * seen->labels (malloc'ed, the caller frees it). */
+static int load_once(const char *path, double t[PH_N], load_seen *seen, int want_labels)
 {
     module m;
     CK_SLOT_ID *slots = NULL;
     CK_TOKEN_INFO ti;
-    CK_ULONG n = 0, i;
+    CK_ULONG n = 0, i, ninit = 0;
     CK_RV rv;
     double t0, t1, t2, t3, t4, t5;
 
+    seen->labels = NULL;
     t0 = bench_now();
     if (module_open(path, &m) != 0)
         return 1;
@@ -659,6 +667,13 @@ static int load_once(const char *path, double t[PH_N], CK_ULONG *nslots,
         goto fail;
     }
     t3 = bench_now();
+    if (want_labels) {
+        seen->labels = calloc(n ? n : 1, 32);
+        if (seen->labels == NULL) {
+            ck_fail("calloc", CKR_HOST_MEMORY);
+            goto fail;
+        }
+    }
     for (i = 0; i < n; i++) {
         rv = m.f->C_GetTokenInfo(slots[i], &ti);
         if (rv != CKR_OK) {
@@ -666,16 +681,22 @@ static int load_once(const char *path, double t[PH_N], CK_ULONG *nslots,
             ck_fail("C_GetTokenInfo", rv);
             goto fail;
         }
-        if (labels != NULL && i < max_labels)
-            memcpy(labels[i], ti.label, 32);
+        if (ti.flags & CKF_TOKEN_INITIALIZED) {
+            if (seen->labels != NULL)
+                memcpy(seen->labels[ninit], ti.label, 32);
+            ninit++;
+        }
     }
     t4 = bench_now();
     free(slots);
     rv = m.f->C_Finalize(NULL);
     module_close(&m);
     t5 = bench_now();
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        free(seen->labels);
+        seen->labels = NULL;
         return ck_fail("C_Finalize", rv);
+    }
 
     t[PH_DLOPEN] = (t1 - t0) * 1000.0;
     t[PH_INIT] = (t2 - t1) * 1000.0;
@@ -683,29 +704,53 @@ static int load_once(const char *path, double t[PH_N], CK_ULONG *nslots,
     t[PH_INFO] = (t4 - t3) * 1000.0;
     t[PH_FINI] = (t5 - t4) * 1000.0;
     t[PH_TOTAL] = (t5 - t0) * 1000.0;
-    *nslots = n;
+    seen->slots = n;
+    seen->initialized = ninit;
     return 0;
 
 fail:
     free(slots);
+    free(seen->labels);
+    seen->labels = NULL;
     m.f->C_Finalize(NULL);
     module_close(&m);
     return 1;
 }
 
+/* Checks a run's counts against -e / -I; prints why not and returns 3. */
+static int check_counts(long run, const load_seen *s, long expect, long expect_init)
+{
+    if (expect >= 0 && s->slots != (CK_ULONG)expect) {
+        fprintf(stderr,
+                "bench_pkcs11: FAIL: run %ld: C_GetSlotList(TRUE) returned %lu slots with a "
+                "token (%lu initialized), expected %ld\n",
+                run, (unsigned long)s->slots, (unsigned long)s->initialized, expect);
+        return 3;
+    }
+    if (expect_init >= 0 && s->initialized != (CK_ULONG)expect_init) {
+        fprintf(stderr,
+                "bench_pkcs11: FAIL: run %ld: %lu initialized tokens (of %lu slots with a "
+                "token), expected %ld\n",
+                run, (unsigned long)s->initialized, (unsigned long)s->slots, expect_init);
+        return 3;
+    }
+    return 0;
+}
+
 static int run_load(const char *path, int argc, char **argv)
 {
-    long runs = 20, expect = -1, r, done = 0, i, dups = 0;
+    long runs = 20, expect = -1, expect_init = -1, r, done = 0, dups = 0;
     double max_seconds = 30.0, first[PH_N], started, mn;
     double *t[PH_N];
-    unsigned char (*labels)[32] = NULL;
-    CK_ULONG nslots = 0, first_slots = 0;
+    load_seen seen, first_seen;
+    CK_ULONG i;
     int opt, ret = 1, resident = 0, p;
     void *h;
 
-    while ((opt = getopt(argc, argv, "e:r:T:")) != -1) {
+    while ((opt = getopt(argc, argv, "e:I:r:T:")) != -1) {
         switch (opt) {
         case 'e': expect = bench_parse_long("-e", optarg, 0, 1000000); break;
+        case 'I': expect_init = bench_parse_long("-I", optarg, 0, 1000000); break;
         case 'r': runs = bench_parse_long("-r", optarg, 1, 100000); break;
         case 'T': max_seconds = bench_parse_double("-T", optarg, 0.0, 86400.0); break;
         default: usage(); return 2;
@@ -715,8 +760,8 @@ static int run_load(const char *path, int argc, char **argv)
         usage();
         return 2;
     }
-    if (expect < 0)
-        fprintf(stderr, "bench_pkcs11: warning: no -e, the slot count is not checked\n");
+    if (expect < 0 && expect_init < 0)
+        fprintf(stderr, "bench_pkcs11: warning: neither -e nor -I: token counts not checked\n");
 
     for (p = 0; p < PH_N; p++) {
         t[p] = calloc((size_t)runs, sizeof(double));
@@ -727,32 +772,25 @@ static int run_load(const char *path, int argc, char **argv)
             return 1;
         }
     }
-    labels = calloc(expect > 0 ? (size_t)expect : 1, 32);
-    if (labels == NULL) {
-        fprintf(stderr, "bench_pkcs11: out of memory\n");
-        goto out;
-    }
+    memset(&first_seen, 0, sizeof(first_seen));
 
     started = bench_now();
     for (r = 0; r < runs; r++) {
         double one[PH_N];
 
-        if (load_once(path, one, &nslots, r == 0 ? labels : NULL,
-                      expect > 0 ? (CK_ULONG)expect : 0) != 0) {
+        if (load_once(path, one, &seen, r == 0) != 0) {
             fprintf(stderr, "bench_pkcs11: load run %ld failed\n", r + 1);
             goto out;
         }
-        if (expect >= 0 && nslots != (CK_ULONG)expect) {
-            fprintf(stderr,
-                    "bench_pkcs11: FAIL: run %ld: C_GetSlotList(TRUE) returned %lu slots with a "
-                    "token, expected %ld\n",
-                    r + 1, (unsigned long)nslots, expect);
-            ret = 3;
+        ret = check_counts(r + 1, &seen, expect, expect_init);
+        if (ret != 0) {
+            free(seen.labels);
             goto out;
         }
+        ret = 1;
         if (r == 0) {
             memcpy(first, one, sizeof(first));
-            first_slots = nslots;
+            first_seen = seen;
             /* Does dlclose really unload it? If not, later runs skip the
              * ELF loading and relocation the first one paid for. */
             h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
@@ -760,9 +798,12 @@ static int run_load(const char *path, int argc, char **argv)
                 resident = 1;
                 dlclose(h);
             }
-        } else if (nslots != first_slots) {
-            fprintf(stderr, "bench_pkcs11: FAIL: slot count changed between runs (%lu, then %lu)\n",
-                    (unsigned long)first_slots, (unsigned long)nslots);
+        } else if (seen.slots != first_seen.slots || seen.initialized != first_seen.initialized) {
+            fprintf(stderr,
+                    "bench_pkcs11: FAIL: the token count changed between runs (%lu/%lu, then "
+                    "%lu/%lu)\n",
+                    (unsigned long)first_seen.slots, (unsigned long)first_seen.initialized,
+                    (unsigned long)seen.slots, (unsigned long)seen.initialized);
             ret = 3;
             goto out;
         }
@@ -776,18 +817,20 @@ static int run_load(const char *path, int argc, char **argv)
         }
     }
 
-    if (expect > 0) {
-        qsort(labels, (size_t)expect, 32, cmp_label);
-        for (i = 1; i < expect; i++)
-            if (memcmp(labels[i], labels[i - 1], 32) == 0)
+    /* Every initialized token should have its own label. */
+    if (first_seen.labels != NULL && first_seen.initialized > 1) {
+        qsort(first_seen.labels, first_seen.initialized, 32, cmp_label);
+        for (i = 1; i < first_seen.initialized; i++)
+            if (memcmp(first_seen.labels[i], first_seen.labels[i - 1], 32) == 0)
                 dups++;
         if (dups)
             fprintf(stderr, "bench_pkcs11: warning: %ld token label(s) are duplicates\n", dups);
     }
 
     printf("load: %s\n", path);
-    printf("load: %lu slots with a token, %ld runs, module %s after dlclose\n",
-           (unsigned long)first_slots, done, resident ? "STAYS MAPPED" : "unloaded");
+    printf("load: %lu slots with a token (%lu initialized), %ld runs, module %s after dlclose\n",
+           (unsigned long)first_seen.slots, (unsigned long)first_seen.initialized, done,
+           resident ? "STAYS MAPPED" : "unloaded");
     printf("load: %-26s %10s %10s %10s %10s\n", "phase (ms)", "first", "min", "median", "max");
     for (p = 0; p < PH_N; p++) {
         double med;
@@ -799,15 +842,16 @@ static int run_load(const char *path, int argc, char **argv)
     }
     /* t[PH_TOTAL] is sorted now. */
     mn = t[PH_TOTAL][0];
-    printf("RESULT mode=load slots=%lu runs=%ld first_ms=%.3f min_ms=%.3f median_ms=%.3f "
-           "max_ms=%.3f first_init_ms=%.3f median_init_ms=%.3f resident=%d dup_labels=%ld\n",
-           (unsigned long)first_slots, done, first[PH_TOTAL], mn,
-           median_of(t[PH_TOTAL], done), t[PH_TOTAL][done - 1], first[PH_INIT],
-           median_of(t[PH_INIT], done), resident, dups);
+    printf("RESULT mode=load slots=%lu initialized=%lu runs=%ld first_ms=%.3f min_ms=%.3f "
+           "median_ms=%.3f max_ms=%.3f first_init_ms=%.3f median_init_ms=%.3f resident=%d "
+           "dup_labels=%ld\n",
+           (unsigned long)first_seen.slots, (unsigned long)first_seen.initialized, done,
+           first[PH_TOTAL], mn, median_of(t[PH_TOTAL], done), t[PH_TOTAL][done - 1],
+           first[PH_INIT], median_of(t[PH_INIT], done), resident, dups);
     ret = 0;
 
 out:
-    free(labels);
+    free(first_seen.labels);
     for (p = 0; p < PH_N; p++)
         free(t[p]);
     return ret;

@@ -1,35 +1,19 @@
-/* Before login a container shows only what its file name says: the NCA
- * encrypts even the certificate. C_Login decrypts the whole file once and
- * keeps the key ready, so signing never re-parses or re-derives anything. */
+/* The soft token driver: one token per NCA PKCS#12 container file. Before
+ * login a container shows only what its file name says: the NCA encrypts
+ * even the certificate. C_Login decrypts the whole file once and keeps the
+ * key ready, so signing never re-parses or re-derives anything. */
 #include "softtoken.h"
+#include "softtoken_internal.h"
 #include "cert_info.h"
 #include "keystore.h"
 #include "log.h"
+#include "nca_names.h"
 #include "p12_container.h"
 #include "slot_table.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#define PROVIDER "softtoken"
-static const char provider[] = PROVIDER;
-
-typedef struct softtoken {
-    char *path;
-    char label[33];
-    char serial[17];
-    int logged_in;
-    kz_pkey *key;                 /* private key, after login */
-    unsigned char *cert;
-    size_t cert_len;
-    unsigned char id[KZ_MAX_ID];
-    size_t id_len;
-    char obj_label[KZ_MAX_LABEL];
-    unsigned usage;
-} softtoken;
 
 /* Every container kind's mechanisms: before login the token cannot know
  * which kind of key a file holds, and the key type decides at SignInit. */
@@ -39,105 +23,38 @@ static const CK_MECHANISM_TYPE mechs[] = {
     CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS,
     CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
     CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS,
+    CKM_RSA_PKCS_KEY_PAIR_GEN,
     CKM_GOSTR3410, CKM_GOSTR3410_512, CKM_GOSTR3410_WITH_GOSTR3411,
     CKM_GOSTR3410_WITH_GOSTR3411_2012_256, CKM_GOSTR3410_WITH_GOSTR3411_2012_512,
     CKM_GOSTR3410_KEY_PAIR_GEN, CKM_GOSTR3410_512_KEY_PAIR_GEN,
 };
 
-/* ---- Names ---------------------------------------------------------------- */
+/* ---- Contents ----------------------------------------------------------------- */
 
-void kz_softtoken_names(const char *path, char label[33], char serial[17])
-{
-    const char *base = strrchr(path, '/');
-    const char *hex;
-    size_t n, i, h = 0;
-
-    base = base ? base + 1 : path;
-    n = strlen(base);
-    if (n > 4 && base[n - 4] == '.')
-        n -= 4;
-    if (n > 32)
-        n = 32;
-    /* Do not cut a UTF-8 sequence in half. */
-    while (n > 0 && n < strlen(base) && ((unsigned char)base[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(label, base, n);
-    label[n] = '\0';
-    /* NSS builds nicknames as "token:object"; a ':' in the label breaks them. */
-    for (i = 0; i < n; i++)
-        if (label[i] == ':')
-            label[i] = '_';
-
-    hex = strrchr(base, '_');
-    hex = hex ? hex + 1 : base;
-    while (h < 16 && isxdigit((unsigned char)hex[h]))
-        h++;
-    if (h >= 8) {
-        for (i = 0; i < h; i++)
-            serial[i] = (char)tolower((unsigned char)hex[i]);
-        serial[h] = '\0';
-    } else {
-        /* No hex in the name: a stable serial from the name itself (FNV-1a). */
-        unsigned long long x = 1469598103934665603ULL;
-        for (const char *p = base; *p; p++)
-            x = (x ^ (unsigned char)*p) * 1099511628211ULL;
-        snprintf(serial, 17, "%016llx", x);
-    }
-}
-
-/* ---- Driver ops ----------------------------------------------------------- */
-
-static void clear_login(softtoken *st)
+void kz_st_forget(softtoken *st)
 {
     kz_pkey_free(st->key);
     st->key = NULL;
     free(st->cert);
     st->cert = NULL;
     st->cert_len = 0;
-    st->logged_in = 0;
+    st->id_len = 0;
+    st->obj_label[0] = '\0';
+    kz_secret_clear(&st->password);
+    st->user = KZ_NOBODY;
 }
 
-static void pad(unsigned char *dst, size_t len, const char *src)
+CK_RV kz_st_open(softtoken *st, const CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
-    size_t n = strlen(src);
-
-    memset(dst, ' ', len);
-    memcpy(dst, src, n < len ? n : len);
-}
-
-static CK_RV st_get_info(kz_token *t, CK_TOKEN_INFO *info)
-{
-    softtoken *st = t->drv;
-
-    pad(info->label, sizeof(info->label), st->label);
-    pad(info->manufacturerID, sizeof(info->manufacturerID), "kzp11");
-    pad(info->model, sizeof(info->model), "PKCS#12 file");
-    pad(info->serialNumber, sizeof(info->serialNumber), st->serial);
-    info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
-    info->ulMinPinLen = 1;
-    info->ulMaxPinLen = 256;
-    return CKR_OK;
-}
-
-static CK_RV st_get_mechanisms(kz_token *t, const CK_MECHANISM_TYPE **list, size_t *n)
-{
-    *list = mechs;
-    *n = sizeof(mechs) / sizeof(mechs[0]);
-    return CKR_OK;
-}
-
-static CK_RV st_login(kz_token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG pin_len)
-{
-    softtoken *st = t->drv;
     unsigned char *data = NULL;
     size_t len = 0;
     kz_p12_contents c;
     kz_cert_info ci;
+    kz_pkey *key = NULL;
     CK_RV rv;
 
-    /* A container has one password and no security officer. */
-    if (user != CKU_USER)
-        return CKR_USER_TYPE_INVALID;
+    if (!st->path || st->gone)
+        return CKR_TOKEN_NOT_RECOGNIZED;
     if (kz_keystore_read(st->path, &data, &len) != 0) {
         KZ_DEBUG("%s: cannot read", st->path);
         return CKR_DEVICE_ERROR;
@@ -148,13 +65,19 @@ static CK_RV st_login(kz_token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK
         KZ_DEBUG("%s: open: %s", st->path, kz_rv_name(rv));
         return rv;
     }
-    clear_login(st);
-    st->key = kz_pkey_from_pkcs8(c.pkcs8_der, c.pkcs8_len);
-    if (!st->key) {
-        KZ_DEBUG("%s: key algorithm not supported", st->path);
+    /* A container made by C_InitToken holds no key until one is generated. */
+    if (c.pkcs8_der && !(key = kz_pkey_from_pkcs8(c.pkcs8_der, c.pkcs8_len))) {
+        KZ_DEBUG("%s: the key is malformed or of an unknown kind", st->path);
         kz_p12_contents_clear(&c);
         return CKR_DEVICE_ERROR;
     }
+    kz_st_forget(st);
+    if (kz_secret_set(&st->password, pin, pin_len) != 0) {
+        kz_pkey_free(key);
+        kz_p12_contents_clear(&c);
+        return CKR_HOST_MEMORY;
+    }
+    st->key = key;
     st->id_len = c.local_key_id_len < KZ_MAX_ID ? c.local_key_id_len : KZ_MAX_ID;
     memcpy(st->id, c.local_key_id, st->id_len);
     /* The friendlyName (NCA: the SKI in hex) names the objects; long ones are cut. */
@@ -176,13 +99,77 @@ static CK_RV st_login(kz_token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK
         }
     }
     kz_p12_contents_clear(&c);
-    st->logged_in = 1;
     return CKR_OK;
+}
+
+CK_RV kz_st_set_path(softtoken *st, const char *path)
+{
+    char *p = strdup(path), *k = strdup(path);
+
+    if (!p || !k) {
+        free(p);
+        free(k);
+        return CKR_HOST_MEMORY;
+    }
+    free(st->path);
+    free(st->slot_key);
+    st->path = p;
+    st->slot_key = k;
+    kz_nca_token_names(path, st->label, st->serial);
+    return CKR_OK;
+}
+
+/* ---- Driver ops ------------------------------------------------------------------- */
+
+static void pad(unsigned char *dst, size_t len, const char *src)
+{
+    size_t n = strlen(src);
+
+    memset(dst, ' ', len);
+    memcpy(dst, src, n < len ? n : len);
+}
+
+static CK_RV st_get_info(kz_token *t, CK_TOKEN_INFO *info)
+{
+    softtoken *st = t->drv;
+
+    pad(info->label, sizeof(info->label), st->label);
+    pad(info->manufacturerID, sizeof(info->manufacturerID), "kzp11");
+    pad(info->model, sizeof(info->model), "PKCS#12 file");
+    pad(info->serialNumber, sizeof(info->serialNumber), st->serial);
+    info->flags = CKF_RNG | CKF_LOGIN_REQUIRED;
+    /* A free slot is an uninitialised token: C_InitToken makes a container. */
+    if (st->path)
+        info->flags |= CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
+    info->ulMinPinLen = 1;      /* existing containers may predate the rules */
+    info->ulMaxPinLen = 256;
+    return CKR_OK;
+}
+
+static CK_RV st_get_mechanisms(kz_token *t, const CK_MECHANISM_TYPE **list, size_t *n)
+{
+    *list = mechs;
+    *n = sizeof(mechs) / sizeof(mechs[0]);
+    return CKR_OK;
+}
+
+static CK_RV st_login(kz_token *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+{
+    softtoken *st = t->drv;
+    CK_RV rv;
+
+    if (!st->path)
+        return user == CKU_USER ? CKR_USER_PIN_NOT_INITIALIZED : CKR_PIN_INCORRECT;
+    /* A container has one password: its holder is both user and officer. */
+    rv = kz_st_open(st, pin, pin_len);
+    if (rv == CKR_OK)
+        st->user = user;
+    return rv;
 }
 
 static CK_RV st_logout(kz_token *t)
 {
-    clear_login(t->drv);
+    kz_st_forget(t->drv);
     return CKR_OK;
 }
 
@@ -197,13 +184,15 @@ static CK_RV st_load_model(kz_token *t, kz_token_model *out)
     kz_model_key *k;
     CK_RV rv;
 
-    if (!st->logged_in)
+    if (st->user == KZ_NOBODY || st->gone)
         return CKR_OK;
     if (st->cert) {
         rv = kz_token_model_add_cert(out, st->id, st->id_len, st->obj_label, st->cert, st->cert_len);
         if (rv != CKR_OK)
             return rv;
     }
+    if (!st->key)
+        return CKR_OK;
     k = kz_model_key_new();
     if (!k)
         return CKR_HOST_MEMORY;
@@ -233,14 +222,22 @@ static CK_RV st_decrypt(kz_token *t, const kz_model_key *key, const kz_enc_param
     return kz_pkey_decrypt(key->priv, p, in, inlen, out, outlen);
 }
 
+static const char *st_slot_key(kz_token *t)
+{
+    softtoken *st = t->drv;
+    return st->slot_key;
+}
+
 static void st_release(kz_token *t)
 {
     softtoken *st = t->drv;
 
     if (!st)
         return;
-    clear_login(st);
+    kz_st_forget(st);
     free(st->path);
+    free(st->dir);
+    free(st->slot_key);
     free(st);
     t->drv = NULL;
 }
@@ -254,124 +251,12 @@ const kz_token_ops kz_softtoken_ops = {
     .load_model = st_load_model,
     .sign = st_sign,
     .decrypt = st_decrypt,
+    .init_token = kz_st_init_token,
+    .init_pin = kz_st_init_pin,
+    .set_pin = kz_st_set_pin,
+    .generate_keypair = kz_st_generate_keypair,
+    .store_certificate = kz_st_store_certificate,
+    .destroy_object = kz_st_destroy_object,
+    .slot_key = st_slot_key,
     .release = st_release,
 };
-
-/* ---- Slot provider -------------------------------------------------------- */
-
-static CK_RV make_token(const char *path, void *ctx, kz_token *out)
-{
-    softtoken *st = calloc(1, sizeof(*st));
-
-    if (!st || !(st->path = strdup(path))) {
-        free(st);
-        return CKR_HOST_MEMORY;
-    }
-    kz_softtoken_names(path, st->label, st->serial);
-    out->ops = &kz_softtoken_ops;
-    out->drv = st;
-    return CKR_OK;
-}
-
-/* Files that are not containers, remembered by identity so a folder full of
- * them is not re-read on every C_GetSlotList. */
-typedef struct rejected {
-    char *path;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-} rejected;
-static rejected *rej;
-static size_t n_rej;
-
-static int same_file(const rejected *r, const struct stat *st)
-{
-    return r->dev == st->st_dev && r->ino == st->st_ino && r->size == st->st_size
-           && r->mtime.tv_sec == st->st_mtim.tv_sec && r->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
-static int known_rejected(const char *path)
-{
-    struct stat st;
-
-    if (stat(path, &st) != 0)
-        return 1;
-    for (size_t i = 0; i < n_rej; i++)
-        if (strcmp(rej[i].path, path) == 0) {
-            if (same_file(&rej[i], &st))
-                return 1;
-            free(rej[i].path);
-            rej[i] = rej[--n_rej];
-            return 0;
-        }
-    return 0;
-}
-
-static void remember_rejected(const char *path)
-{
-    struct stat st;
-    rejected *v;
-
-    if (stat(path, &st) != 0 || !(v = realloc(rej, (n_rej + 1) * sizeof(*v))))
-        return;
-    rej = v;
-    rej[n_rej].path = strdup(path);
-    if (!rej[n_rej].path)
-        return;
-    rej[n_rej].dev = st.st_dev;
-    rej[n_rej].ino = st.st_ino;
-    rej[n_rej].size = st.st_size;
-    rej[n_rej].mtime = st.st_mtim;
-    n_rej++;
-}
-
-static int slot_has(const char *path)
-{
-    for (size_t i = 0; i < kz_slots_count(); i++) {
-        kz_slot *s = kz_slots_at(i);
-        if (s->provider == provider && s->present && strcmp(s->key, path) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* A new file must at least have the outer PKCS#12 structure to be shown. */
-static int acceptable(const char *path)
-{
-    unsigned char *data;
-    size_t len;
-    int ok;
-
-    if (slot_has(path))
-        return 1;
-    if (known_rejected(path))
-        return 0;
-    ok = kz_keystore_read(path, &data, &len) == 0;
-    if (ok) {
-        ok = kz_p12_probe(data, len);
-        free(data);
-    }
-    if (!ok) {
-        KZ_DEBUG("%s: not a PKCS#12 container, skipped", path);
-        remember_rejected(path);
-    }
-    return ok;
-}
-
-void kz_softtoken_sync(const kz_config *cfg)
-{
-    char **paths;
-    size_t n, kept = 0;
-
-    if (kz_keystore_list(cfg, &paths, &n) != 0)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        if (acceptable(paths[i]))
-            paths[kept++] = paths[i];
-        else
-            free(paths[i]);
-    }
-    kz_slots_sync(provider, paths, kept, make_token, NULL, "kzp11 file ");
-    kz_keystore_free_list(paths, kept);
-}

@@ -92,6 +92,17 @@ int kz_config_parse_file(kz_config *cfg, const char *path)
         } else if (strcmp(key, "log_file") == 0) {
             free(cfg->log_file);
             cfg->log_file = strdup(val);
+        } else if (strcmp(key, "container_format") == 0) {
+            if (strcmp(val, "nca") == 0 || strcmp(val, "pbes2") == 0)
+                cfg->write_pbes2 = strcmp(val, "pbes2") == 0;
+        } else if (strcmp(key, "password_min_length") == 0) {
+            char *end;
+            unsigned long v = strtoul(val, &end, 10);
+            if (*val && !*end && v >= 1 && v <= 256)
+                cfg->password_min_length = v;
+        } else if (strcmp(key, "password_rules") == 0) {
+            if (strcmp(val, "nca") == 0 || strcmp(val, "none") == 0)
+                cfg->password_nca_rules = strcmp(val, "nca") == 0;
         }
     }
     fclose(f);
@@ -119,6 +130,8 @@ int kz_config_load(kz_config *cfg)
     int found = 0;
 
     memset(cfg, 0, sizeof(*cfg));
+    cfg->password_min_length = 8;
+    cfg->password_nca_rules = 1;
     if (conf && *conf) {
         found = try_file(cfg, conf);
     } else {

@@ -10,6 +10,9 @@ typedef struct kz_config {
     char *keystore_dirs[KZ_MAX_KEYSTORE_DIRS];
     size_t n_keystore_dirs;
     char *log_file;          /* NULL: stderr */
+    int write_pbes2;         /* write containers with PBES2/AES instead of the NCA's algorithms */
+    unsigned long password_min_length;   /* for new passwords */
+    int password_nca_rules;  /* Latin upper, lower and digits only, each present */
     char *source;            /* what the folders came from, for the debug log */
 } kz_config;
 

@@ -63,6 +63,33 @@ CK_RV kz_pkey_gost_value(const kz_pkey *k, const unsigned char **pub, size_t *le
  * KZ_CKM_GOSTR3411_94_TEST, ...), for CKM_GOSTR3410_WITH_GOSTR3411. */
 CK_MECHANISM_TYPE kz_pkey_gost_hash_mech(const kz_pkey *k);
 
+/* ---- Encoding keys for storage ------------------------------------------
+ * For writing key containers (softtoken/p12_writer.h) and certificate
+ * requests. Every buffer returned is malloc'd; the caller frees it with
+ * free(), after kz_cleanse() for a PKCS#8 one. */
+
+/* Unencrypted PKCS#8 PrivateKeyInfo. RSA: OpenSSL's encoder in the backend
+ * library context. GOST: the NCA's encoding (Kazakh OIDs, see gost_keys.h)
+ * when the key's curve has a Kazakh alias and its hash is the one the NCA
+ * pairs with it, otherwise the TC26 encoding the gost engine reads.
+ * CKR_KEY_TYPE_INCONSISTENT for a key without a private part. */
+CK_RV kz_pkey_to_pkcs8(const kz_pkey *k, unsigned char **der, size_t *len);
+/* SubjectPublicKeyInfo as an NCA certificate would carry it. RSA: the
+ * normal one. GOST: Kazakh OIDs, byte for byte as in NCA certificates, for
+ * the same keys as above; TC26 OIDs for the others. Unlike kz_pkey_spki,
+ * always encoded afresh, never the encoding the key arrived in. */
+CK_RV kz_pkey_to_spki_nca(const kz_pkey *k, unsigned char **der, size_t *len);
+/* Subject Key Identifier, RFC 5280 section 4.2.1.2 method 1: SHA-1 of the
+ * subjectPublicKey BIT STRING's value (no tag, length or unused-bits byte)
+ * in kz_pkey_to_spki_nca's encoding. 2022-era NCA GOST certificates use it
+ * (it is also their containers' localKeyID); 2020-era RSA and GOST 2004 ones
+ * hash the whole SubjectPublicKeyInfo instead. */
+CK_RV kz_pkey_ski(const kz_pkey *k, unsigned char out[20]);
+/* A fresh RSA key pair in the backend library context. bits: 2048, 3072 or
+ * 4096, else CKR_KEY_SIZE_RANGE. e: the public exponent, 0 for 65537; an
+ * even or smaller-than-3 value is CKR_ATTRIBUTE_VALUE_INVALID. */
+CK_RV kz_pkey_generate_rsa(CK_ULONG bits, CK_ULONG e, kz_pkey **out);
+
 /* ---- Signature and encryption schemes ----------------------------------- */
 
 typedef enum {

@@ -43,14 +43,18 @@ CK_RV kz_gost_verify(const kz_pkey *k, const unsigned char *in, size_t inlen,
 }
 
 /* The hash a key calls for when none is named: Streebog of the key's size
- * on TC26 curves and for 512-bit keys, GOST R 34.11-94 (CryptoPro) on the
- * CryptoPro curves, as for GOST R 34.10-2001 keys. */
-static kz_gost_hash default_hash(const kz_gost_curve *c)
+ * on TC26 curves and for 512-bit keys; on the CryptoPro curves GOST R
+ * 34.11-94, with the test S-boxes (GOST 34.311-95) when the curve was named
+ * by the NCA's GOST 34.310-2004 OID, else the CryptoPro ones as for GOST R
+ * 34.10-2001 keys. */
+static kz_gost_hash default_hash(const kz_gost_curve *c, const unsigned char *oid, size_t len)
 {
     if (c->field_len == 64)
         return KZ_GOST_HASH_STREEBOG512;
     if (strncmp(c->name, "TC26", 4) == 0)
         return KZ_GOST_HASH_STREEBOG256;
+    if (c->kz_oid_der && len == c->kz_oid_der_len && memcmp(oid, c->kz_oid_der, len) == 0)
+        return KZ_GOST_HASH_GOST94_TEST;
     return KZ_GOST_HASH_GOST94_CRYPTOPRO;
 }
 
@@ -60,7 +64,8 @@ static CK_RV params_from_oids(kz_gost_key *g, const unsigned char *curve_oid, si
     g->curve = kz_gost_curve_by_oid_der(curve_oid, clen);
     if (!g->curve)
         return CKR_DOMAIN_PARAMS_INVALID;
-    g->hash = hash_oid && hlen ? kz_gost_hash_by_oid_der(hash_oid, hlen) : default_hash(g->curve);
+    g->hash = hash_oid && hlen ? kz_gost_hash_by_oid_der(hash_oid, hlen)
+                               : default_hash(g->curve, curve_oid, clen);
     if (g->hash == KZ_GOST_HASH_NONE)
         return CKR_ATTRIBUTE_VALUE_INVALID;
     /* A 512-bit key signs 64-byte digests only; a 256-bit one 32-byte ones. */

@@ -497,3 +497,312 @@ int kz_gost_key_param_oids(const kz_gost_key *k,
         *hash_len = hl;
     return 0;
 }
+
+/* ---- Encoding ----------------------------------------------------------------
+ * The inverse of the decoders, again through OpenSSL's ASN.1 types only
+ * (PKCS8_PRIV_KEY_INFO, X509_PUBKEY, ASN1_TYPE sequences); see gost_keys.h
+ * for which OIDs and private-key forms are written. */
+
+typedef struct {
+    const unsigned char *alg;
+    size_t alg_len;
+    const unsigned char *curve;
+    size_t curve_len;
+    const unsigned char *hash;    /* NULL: the parameters name the curve only */
+    size_t hash_len;
+    unsigned form;                /* one FORM_* bit */
+} encoding;
+
+/* The NCA's algorithm for the key: the Kazakh row of algs[] whose default
+ * curve and hash the key has. Those defaults are exactly the three
+ * curve / hash pairs the NCA names, so no other pairing can match. */
+static const alg_info *kazakh_alg(const kz_gost_key *k)
+{
+    if (k->curve == NULL || k->curve->kz_oid_der == NULL)
+        return NULL;
+    for (size_t i = 0; i < COUNT(algs); i++)
+        if (algs[i].kazakh && algs[i].default_hash == k->hash
+            && kz_gost_curve_by_name(algs[i].default_curve) == k->curve)
+            return &algs[i];
+    return NULL;
+}
+
+int kz_gost_key_kazakh_encodable(const kz_gost_key *k)
+{
+    return k != NULL && kazakh_alg(k) != NULL;
+}
+
+static int choose_encoding(const kz_gost_key *k, int kazakh, encoding *e)
+{
+    const kz_gost_curve *c = k->curve;
+
+    memset(e, 0, sizeof(*e));
+    if (c == NULL || c->oid_der == NULL)
+        return 0;
+
+    if (kazakh) {
+        const alg_info *ai = kazakh_alg(k);
+
+        if (ai == NULL)
+            return 0;
+        e->alg = ai->der;
+        e->alg_len = ai->der_len;
+        e->curve = c->kz_oid_der;
+        e->curve_len = c->kz_oid_der_len;
+        switch (k->hash) {
+        case KZ_GOST_HASH_STREEBOG512:
+            e->hash = der_kz_streebog512; e->hash_len = sizeof(der_kz_streebog512);
+            break;
+        case KZ_GOST_HASH_STREEBOG256:
+            e->hash = der_kz_streebog256; e->hash_len = sizeof(der_kz_streebog256);
+            break;
+        default:
+            /* The parameter-set OID, not the bare hash OID: the NCA's 2004
+             * keys and certificates carry 1.2.398.3.10.1.3.1.1.0. */
+            e->hash = der_kz_gost34311_p; e->hash_len = sizeof(der_kz_gost34311_p);
+            break;
+        }
+        e->form = ai->forms;
+        return 1;
+    }
+
+    switch (k->hash) {
+    case KZ_GOST_HASH_STREEBOG512:
+        if (c->field_len != 64)
+            return 0;
+        e->alg = der_ru_2012_512; e->alg_len = sizeof(der_ru_2012_512);
+        e->hash = der_streebog512; e->hash_len = sizeof(der_streebog512);
+        break;
+    case KZ_GOST_HASH_STREEBOG256:
+        if (c->field_len != 32)
+            return 0;
+        e->alg = der_ru_2012_256; e->alg_len = sizeof(der_ru_2012_256);
+        /* The 256-bit TC26 set is the only twisted Edwards curve of that
+         * size; RFC 9215 and the engine leave its digest OID out. */
+        if (!c->twisted_edwards) {
+            e->hash = der_streebog256; e->hash_len = sizeof(der_streebog256);
+        }
+        break;
+    case KZ_GOST_HASH_GOST94_TEST:
+    case KZ_GOST_HASH_GOST94_CRYPTOPRO:
+        /* The same restriction the decoder applies to 2001 keys. */
+        if (c->field_len != 32 || c->cofactor != 1)
+            return 0;
+        e->alg = der_ru_2001; e->alg_len = sizeof(der_ru_2001);
+        if (k->hash == KZ_GOST_HASH_GOST94_TEST) {
+            e->hash = der_gost94_test; e->hash_len = sizeof(der_gost94_test);
+        } else {
+            e->hash = der_gost94_cp; e->hash_len = sizeof(der_gost94_cp);
+        }
+        break;
+    default:
+        return 0;
+    }
+    e->curve = c->oid_der;
+    e->curve_len = c->oid_der_len;
+    e->form = FORM_RAW;
+    return 1;
+}
+
+static ASN1_OBJECT *obj_from_der(const unsigned char *der, size_t len)
+{
+    const unsigned char *p = der;
+    ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &p, (long)len);
+
+    if (o != NULL && p != der + len) {
+        ASN1_OBJECT_free(o);
+        o = NULL;
+    }
+    return o;
+}
+
+static int push_oid(STACK_OF(ASN1_TYPE) *seq, const unsigned char *der, size_t len)
+{
+    ASN1_OBJECT *o = obj_from_der(der, len);
+    ASN1_TYPE *t = o != NULL ? ASN1_TYPE_new() : NULL;
+
+    if (t == NULL) {
+        ASN1_OBJECT_free(o);
+        return 0;
+    }
+    ASN1_TYPE_set(t, V_ASN1_OBJECT, o);
+    if (sk_ASN1_TYPE_push(seq, t) <= 0) {
+        ASN1_TYPE_free(t);
+        return 0;
+    }
+    return 1;
+}
+
+/* SEQUENCE { curve OID, hash OID OPTIONAL } in the form X509_ALGOR_set0
+ * takes for V_ASN1_SEQUENCE: a string holding the whole encoding. */
+static ASN1_STRING *params_new(const encoding *e)
+{
+    STACK_OF(ASN1_TYPE) *seq = sk_ASN1_TYPE_new_null();
+    ASN1_STRING *s = NULL;
+    unsigned char *der = NULL;
+    int n;
+
+    if (seq == NULL || !push_oid(seq, e->curve, e->curve_len)
+        || (e->hash != NULL && !push_oid(seq, e->hash, e->hash_len)))
+        goto out;
+    n = i2d_ASN1_SEQUENCE_ANY(seq, &der);
+    if (n <= 0 || (s = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL)
+        goto out;
+    ASN1_STRING_set0(s, der, n);
+    der = NULL;
+out:
+    OPENSSL_free(der);
+    sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+    return s;
+}
+
+/* PrivateKeyInfo.privateKey's content in the chosen form. */
+static int priv_content(const kz_gost_key *k, unsigned form,
+                        unsigned char **out, int *out_len)
+{
+    const size_t n = k->curve->field_len;
+    unsigned char le[64];
+    ASN1_STRING *s = NULL;
+    BIGNUM *d = NULL;
+    unsigned char *buf = NULL;
+    int len = 0;
+
+    for (size_t i = 0; i < n; i++)
+        le[i] = k->priv[n - 1 - i];
+
+    switch (form) {
+    case FORM_RAW:
+        if ((buf = OPENSSL_malloc(n)) != NULL) {
+            memcpy(buf, le, n);
+            len = (int)n;
+        }
+        break;
+    case FORM_OCTET:
+        if ((s = ASN1_OCTET_STRING_new()) != NULL && ASN1_OCTET_STRING_set(s, le, (int)n))
+            len = i2d_ASN1_OCTET_STRING(s, &buf);
+        break;
+    case FORM_INT:
+        /* Minimal DER: a sign byte when the top bit is set, none for
+         * leading zeros, as the decoder and the NCA's own files expect. */
+        if ((d = BN_secure_new()) != NULL && BN_bin2bn(k->priv, (int)n, d) != NULL
+            && (s = BN_to_ASN1_INTEGER(d, NULL)) != NULL)
+            len = i2d_ASN1_INTEGER(s, &buf);
+        break;
+    default:
+        break;
+    }
+
+    OPENSSL_cleanse(le, sizeof(le));
+    ASN1_STRING_clear_free(s);
+    BN_clear_free(d);
+    if (len <= 0 || buf == NULL) {
+        OPENSSL_clear_free(buf, len > 0 ? (size_t)len : 0);
+        return 0;
+    }
+    *out = buf;
+    *out_len = len;
+    return 1;
+}
+
+static int lengths_ok(const kz_gost_key *k)
+{
+    return k->curve != NULL
+           && (k->curve->field_len == 32 || k->curve->field_len == 64);
+}
+
+int kz_gost_key_to_pkcs8(const kz_gost_key *k, int kazakh, unsigned char **der, size_t *len)
+{
+    PKCS8_PRIV_KEY_INFO *p8 = NULL;
+    ASN1_OBJECT *alg = NULL;
+    ASN1_STRING *params = NULL;
+    unsigned char *penc = NULL, *out = NULL;
+    int penc_len = 0, n, rc = -1;
+    encoding e;
+
+    if (der != NULL)
+        *der = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (k == NULL || der == NULL || len == NULL || !lengths_ok(k) || !k->has_priv
+        || k->priv_len != k->curve->field_len)
+        return -1;
+    if (!choose_encoding(k, kazakh, &e))
+        return -1;
+    ERR_set_mark();
+
+    if ((p8 = PKCS8_PRIV_KEY_INFO_new()) == NULL
+        || (alg = obj_from_der(e.alg, e.alg_len)) == NULL
+        || (params = params_new(&e)) == NULL
+        || !priv_content(k, e.form, &penc, &penc_len))
+        goto out;
+    if (!PKCS8_pkey_set0(p8, alg, 0, V_ASN1_SEQUENCE, params, penc, penc_len))
+        goto out;
+    alg = NULL;
+    params = NULL;
+    penc = NULL;                  /* all three belong to p8 now */
+    n = i2d_PKCS8_PRIV_KEY_INFO(p8, &out);
+    if (n <= 0 || out == NULL)
+        goto out;
+    *der = out;
+    *len = (size_t)n;
+    rc = 0;
+out:
+    OPENSSL_clear_free(penc, penc != NULL ? (size_t)penc_len : 0);
+    ASN1_STRING_free(params);
+    ASN1_OBJECT_free(alg);
+    /* Its free wipes the privateKey octets. */
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    ERR_pop_to_mark();
+    return rc;
+}
+
+int kz_gost_key_to_spki(const kz_gost_key *k, int kazakh, unsigned char **der, size_t *len)
+{
+    X509_PUBKEY *xpk = NULL;
+    ASN1_OBJECT *alg = NULL;
+    ASN1_STRING *params = NULL;
+    ASN1_OCTET_STRING *os = NULL;
+    unsigned char *penc = NULL, *out = NULL;
+    int penc_len = 0, n, rc = -1;
+    encoding e;
+
+    if (der != NULL)
+        *der = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (k == NULL || der == NULL || len == NULL || !lengths_ok(k) || !k->has_pub
+        || k->pub_len != 2 * k->curve->field_len)
+        return -1;
+    if (!choose_encoding(k, kazakh, &e))
+        return -1;
+    ERR_set_mark();
+
+    if ((xpk = X509_PUBKEY_new()) == NULL
+        || (alg = obj_from_der(e.alg, e.alg_len)) == NULL
+        || (params = params_new(&e)) == NULL
+        || (os = ASN1_OCTET_STRING_new()) == NULL
+        || !ASN1_OCTET_STRING_set(os, k->pub, (int)k->pub_len)
+        || (penc_len = i2d_ASN1_OCTET_STRING(os, &penc)) <= 0)
+        goto out;
+    /* Sets the BIT STRING's unused-bits count to 0 explicitly; OpenSSL
+     * would otherwise derive it from trailing zero bits of the key. */
+    if (!X509_PUBKEY_set0_param(xpk, alg, V_ASN1_SEQUENCE, params, penc, penc_len))
+        goto out;
+    alg = NULL;
+    params = NULL;
+    penc = NULL;
+    n = i2d_X509_PUBKEY(xpk, &out);
+    if (n <= 0 || out == NULL)
+        goto out;
+    *der = out;
+    *len = (size_t)n;
+    rc = 0;
+out:
+    OPENSSL_free(penc);
+    ASN1_OCTET_STRING_free(os);
+    ASN1_STRING_free(params);
+    ASN1_OBJECT_free(alg);
+    X509_PUBKEY_free(xpk);
+    ERR_pop_to_mark();
+    return rc;
+}

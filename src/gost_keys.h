@@ -118,4 +118,54 @@ kz_gost_hash kz_gost_hash_by_oid_der(const unsigned char *der, size_t len);
 /* Digest length in bytes (32 or 64), 0 for KZ_GOST_HASH_NONE. */
 size_t kz_gost_hash_len(kz_gost_hash h);
 
+/* ---- Encoding (the inverse of the decoders above) --------------------------
+ *
+ * kazakh != 0 writes the NCA's own encoding, byte for byte what NCA
+ * containers and certificates carry (checked on every fixture):
+ *
+ *   curve / hash                    algorithm / params {curve, hash}     private key
+ *   TC26-512-A / Streebog-512       1.2.398.3.10.1.1.2.2                 OCTET STRING { OCTET STRING
+ *                                   {1.2.398.3.10.1.1.2.2.1,               of 64 bytes little-endian }
+ *                                    1.2.398.3.10.1.3.3}
+ *   TC26-256-A / Streebog-256       1.2.398.3.10.1.1.2.1                 as above, 32 bytes
+ *                                   {1.2.398.3.10.1.1.2.1.1,
+ *                                    1.2.398.3.10.1.3.2}
+ *   CryptoPro-A / GOST R 34.11-94   1.2.398.3.10.1.1.1.1                 INTEGER, big-endian
+ *     test set (GOST 34.311-95)     {1.2.398.3.10.1.1.1.1.1,
+ *                                    1.2.398.3.10.1.3.1.1.0}
+ *
+ * Any other curve / hash pair has no Kazakh name: the encoders return -1
+ * (kz_gost_key_kazakh_encodable says so beforehand).
+ *
+ * kazakh == 0 writes what OpenSSL's gost engine (libengine-gost-openssl
+ * 3.0.1) writes itself, which is RFC 9215 / RFC 4491 with the Russian OIDs:
+ *   Streebog-512, 512-bit curve   1.2.643.7.1.1.1.2 {curve, 1.2.643.7.1.1.2.3}
+ *   Streebog-256, TC26-256-A      1.2.643.7.1.1.1.1 {curve}   (RFC 9215: no
+ *                                 digestParamSet for the TC26 256-bit sets)
+ *   Streebog-256, CryptoPro curve 1.2.643.7.1.1.1.1 {curve, 1.2.643.7.1.1.2.2}
+ *   GOST R 34.11-94 (either set)  1.2.643.2.2.19 {curve, 1.2.643.2.2.30.1 or
+ *                                 .30.0}; CryptoPro curves only
+ * with the curve's primary (TC26 / CryptoPro) OID, and privateKey = the n
+ * scalar bytes little-endian with no inner wrapper, the engine's default
+ * form (it reads the wrapped and INTEGER forms too, as does the decoder).
+ *
+ * The SubjectPublicKeyInfo holds a BIT STRING (no unused bits) wrapping an
+ * OCTET STRING of X || Y little-endian in both cases.
+ *
+ * Both encoders return 0 and an OPENSSL_malloc'd DER buffer, or -1 (key
+ * without the needed part or with inconsistent lengths, no such encoding,
+ * allocation failure) with *der = NULL and *len = 0. The PKCS#8 output is
+ * secret: release it with OPENSSL_clear_free(*der, *len). Every
+ * intermediate copy of the private scalar is wiped. Nothing is left on
+ * OpenSSL's error queue. Thread-safe. */
+
+/* 1 if the key's curve and hash have a Kazakh encoding (the table above). */
+int kz_gost_key_kazakh_encodable(const kz_gost_key *k);
+
+/* PKCS#8 PrivateKeyInfo (version 0, no attributes); needs has_priv. */
+int kz_gost_key_to_pkcs8(const kz_gost_key *k, int kazakh, unsigned char **der, size_t *len);
+
+/* SubjectPublicKeyInfo; needs has_pub. */
+int kz_gost_key_to_spki(const kz_gost_key *k, int kazakh, unsigned char **der, size_t *len);
+
 #endif

@@ -71,6 +71,18 @@ void *kz_handles_remove(kz_handle_table *t, CK_ULONG handle)
     return p;
 }
 
+void *kz_handles_replace(kz_handle_table *t, CK_ULONG handle, void *ptr)
+{
+    struct kz_handle_entry *e = lookup(t, handle);
+    void *old;
+
+    if (!e)
+        return NULL;
+    old = e->ptr;
+    e->ptr = ptr;
+    return old;
+}
+
 void kz_handles_free(kz_handle_table *t)
 {
     CK_ULONG next = t->next;

@@ -17,6 +17,8 @@ typedef struct kz_handle_table {
 CK_ULONG kz_handles_add(kz_handle_table *t, void *ptr);
 void *kz_handles_get(const kz_handle_table *t, CK_ULONG handle);
 void *kz_handles_remove(kz_handle_table *t, CK_ULONG handle);
+/* Points an existing handle at another object; returns the old pointer. */
+void *kz_handles_replace(kz_handle_table *t, CK_ULONG handle, void *ptr);
 /* Iteration over live entries: i from 0 while i < t->n; NULL ptrs are holes. */
 void kz_handles_free(kz_handle_table *t);
 

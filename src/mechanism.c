@@ -40,6 +40,7 @@ static const kz_mech mechs[] = {
       KZ_SIG_GOST, 0, { 256, 256, SIGN_FLAGS } },
     { CKM_GOSTR3410_WITH_GOSTR3411_2012_512, KZ_MECH_SIGN, CKK_GOSTR3410_512, CKM_GOSTR3411_2012_512,
       KZ_SIG_GOST, 0, { 512, 512, SIGN_FLAGS } },
+    { CKM_RSA_PKCS_KEY_PAIR_GEN, KZ_MECH_KEYGEN, CKK_RSA, 0, 0, 0, { 2048, 4096, CKF_GENERATE_KEY_PAIR } },
     { CKM_GOSTR3410_KEY_PAIR_GEN, KZ_MECH_KEYGEN, CKK_GOSTR3410, 0, 0, 0,
       { 256, 256, CKF_GENERATE_KEY_PAIR } },
     { CKM_GOSTR3410_512_KEY_PAIR_GEN, KZ_MECH_KEYGEN, CKK_GOSTR3410_512, 0, 0, 0,
@@ -99,9 +100,15 @@ CK_RV kz_mech_sig_params(const kz_mech *m, const CK_MECHANISM *mech, kz_sig_para
     out->mgf_hash = 0;
     out->salt_len = 0;
     if (m->sig == KZ_SIG_GOST) {
-        /* The hash is in the mechanism or the key; raw GOST signs a digest. */
+        /* Raw GOST signs a digest and the 2012 mechanisms name their hash;
+         * CKM_GOSTR3410_WITH_GOSTR3411 may name the 34.11-94 parameter set
+         * (a DER OID), which then wins over the key's CKA_GOSTR3411_PARAMS. */
         out->hash = 0;
-        return CKR_OK;
+        if (!mech->pParameter && !mech->ulParameterLen)
+            return CKR_OK;
+        if (m->host_hash != KZ_HASH_FROM_KEY)
+            return CKR_MECHANISM_PARAM_INVALID;
+        return kz_mech_gost94_digest(mech, &out->hash);
     }
     if (m->sig != KZ_SIG_RSA_PSS)
         return mech->ulParameterLen == 0 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;

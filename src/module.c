@@ -6,6 +6,7 @@
 #include "token_objects.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -171,4 +172,151 @@ CK_RV kz_slot_ensure_objects(kz_slot *slot)
     else
         KZ_DEBUG("slot %lu: cannot build objects: %s", (unsigned long)slot->id, kz_rv_name(rv));
     return rv;
+}
+
+/* ---- Rebuilding a slot's objects after the token changed ------------------- */
+
+typedef struct old_obj {
+    CK_OBJECT_HANDLE handle;
+    CK_OBJECT_CLASS cls;
+    unsigned char id[KZ_MAX_ID];
+    CK_ULONG id_len;
+    int reused;
+} old_obj;
+
+typedef struct old_list {
+    old_obj *v;
+    size_t n, cap;
+    int oom;
+} old_list;
+
+static void collect_token_object(kz_object *o, void *ctx)
+{
+    old_list *l = ctx;
+    const kz_attr *id = kz_attrs_get(&o->attrs, CKA_ID);
+    old_obj *e;
+
+    if (o->owner != 0 || l->oom)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        old_obj *v = realloc(l->v, cap * sizeof(*v));
+        if (!v) {
+            l->oom = 1;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    e = &l->v[l->n++];
+    memset(e, 0, sizeof(*e));
+    e->handle = o->handle;
+    e->cls = o->cls;
+    if (id && id->len <= KZ_MAX_ID) {
+        memcpy(e->id, id->value, id->len);
+        e->id_len = id->len;
+    }
+}
+
+static int is_old(const old_list *l, CK_OBJECT_HANDLE h)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].handle == h)
+            return 1;
+    return 0;
+}
+
+typedef struct reuse_ctx {
+    old_list *old;
+    kz_object **fresh;
+    size_t n, cap;
+    int oom;
+} reuse_ctx;
+
+static void collect_fresh(kz_object *o, void *ctx)
+{
+    reuse_ctx *r = ctx;
+
+    if (o->owner != 0 || is_old(r->old, o->handle) || r->oom)
+        return;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        kz_object **v = realloc(r->fresh, cap * sizeof(*v));
+        if (!v) {
+            r->oom = 1;
+            return;
+        }
+        r->fresh = v;
+        r->cap = cap;
+    }
+    r->fresh[r->n++] = o;
+}
+
+CK_RV kz_slot_reload(kz_slot *slot)
+{
+    old_list old = { 0 };
+    reuse_ctx r = { 0 };
+    kz_token_model m = { 0 };
+    CK_RV rv;
+
+    if (slot->token.ops->slot_key) {
+        const char *key = slot->token.ops->slot_key(&slot->token);
+        char *copy;
+        if (key && strcmp(key, slot->key) != 0 && (copy = strdup(key))) {
+            KZ_DEBUG("slot %lu: now %s", (unsigned long)slot->id, key);
+            free(slot->key);
+            slot->key = copy;
+        }
+    }
+    kz_objects_foreach(slot->id, collect_token_object, &old);
+    rv = old.oom ? CKR_HOST_MEMORY : slot->token.ops->load_model(&slot->token, &m);
+    if (rv == CKR_OK)
+        rv = kz_token_objects_build(slot->id, &m);
+    kz_token_model_clear(&m);
+    if (rv != CKR_OK) {
+        /* Nothing half-built stays: the next use rebuilds from scratch. */
+        kz_objects_destroy_where(slot->id, 0);
+        slot->objects_built = 0;
+        free(old.v);
+        return rv;
+    }
+    /* Objects that survived the change (same class and CKA_ID) keep the
+     * handles the application holds. */
+    r.old = &old;
+    kz_objects_foreach(slot->id, collect_fresh, &r);
+    for (size_t i = 0; i < r.n && !r.oom; i++) {
+        const kz_attr *id = kz_attrs_get(&r.fresh[i]->attrs, CKA_ID);
+        for (size_t j = 0; j < old.n; j++) {
+            old_obj *e = &old.v[j];
+            if (!e->reused && e->cls == r.fresh[i]->cls && id && id->len == e->id_len
+                && memcmp(id->value, e->id, e->id_len) == 0) {
+                kz_objects_take_handle(r.fresh[i], e->handle);
+                e->reused = 1;
+                break;
+            }
+        }
+    }
+    for (size_t j = 0; j < old.n; j++)
+        if (!old.v[j].reused)
+            kz_objects_destroy(old.v[j].handle);
+    slot->objects_built = 1;
+    free(old.v);
+    free(r.fresh);
+    return CKR_OK;
+}
+
+CK_OBJECT_HANDLE kz_slot_find_object(kz_slot *slot, CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len)
+{
+    CK_ATTRIBUTE t[2] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, (void *)id, (CK_ULONG)id_len } };
+    old_list l = { 0 };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+
+    kz_objects_foreach(slot->id, collect_token_object, &l);
+    for (size_t i = 0; i < l.n && h == CK_INVALID_HANDLE; i++) {
+        kz_object *o = kz_objects_get(l.v[i].handle);
+        if (o && kz_attrs_match(&o->attrs, t, 2))
+            h = o->handle;
+    }
+    free(l.v);
+    return h;
 }

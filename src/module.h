@@ -39,5 +39,11 @@ void kz_session_release(kz_session *s);
 void kz_refresh_slots(void);
 /* Builds the token objects of a slot for its current login state. Module lock held. */
 CK_RV kz_slot_ensure_objects(kz_slot *slot);
+/* After the token changed (a key generated, a certificate stored, a
+ * container renamed): rebuilds the objects, keeping the handles of those
+ * that are still there. Module lock held. */
+CK_RV kz_slot_reload(kz_slot *slot);
+/* The token object of that class and CKA_ID, or CK_INVALID_HANDLE. */
+CK_OBJECT_HANDLE kz_slot_find_object(kz_slot *slot, CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len);
 
 #endif

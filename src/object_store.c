@@ -74,6 +74,13 @@ void kz_objects_destroy_all(void)
     kz_handles_free(&objects);
 }
 
+void kz_objects_take_handle(kz_object *o, CK_OBJECT_HANDLE keep)
+{
+    kz_handles_remove(&objects, o->handle);
+    kz_object_free(kz_handles_replace(&objects, keep, o));
+    o->handle = keep;
+}
+
 void kz_objects_foreach(CK_SLOT_ID slot, void (*fn)(kz_object *o, void *ctx), void *ctx)
 {
     for (size_t i = 0; i < objects.n; i++) {

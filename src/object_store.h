@@ -30,6 +30,10 @@ void kz_objects_destroy(CK_OBJECT_HANDLE h);
  * session (owner != 0), or all of the slot's objects (owner == (CK_ULONG)-1). */
 void kz_objects_destroy_where(CK_SLOT_ID slot, CK_SESSION_HANDLE owner);
 void kz_objects_destroy_all(void);
+/* Moves object `o` (already in the store) to the handle `keep`, freeing the
+ * object that had it: a token object rebuilt after a change keeps the handle
+ * applications already hold. */
+void kz_objects_take_handle(kz_object *o, CK_OBJECT_HANDLE keep);
 /* Iteration for C_FindObjectsInit: calls fn for each object of the slot. */
 void kz_objects_foreach(CK_SLOT_ID slot, void (*fn)(kz_object *o, void *ctx), void *ctx);
 

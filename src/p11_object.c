@@ -44,6 +44,47 @@ static CK_RV enter_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot)
     return kz_slot_ensure_objects(*slot) == CKR_OK ? CKR_OK : (kz_leave(), CKR_DEVICE_ERROR);
 }
 
+/* C_CreateObject of a token object: the token stores certificates (the NCA
+ * flow installs the issued certificate next to its key); nothing else. */
+static CK_RV store_on_token(kz_slot *slot, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+    const CK_ATTRIBUTE *value = kz_tmpl_find(t, n, CKA_VALUE);
+    const CK_ATTRIBUTE *label = kz_tmpl_find(t, n, CKA_LABEL);
+    unsigned char id[KZ_MAX_ID];
+    size_t id_len = sizeof(id);
+    char lbl[KZ_MAX_LABEL] = "";
+    CK_OBJECT_CLASS cls;
+    CK_ULONG ct = CKC_X_509;
+    CK_RV rv = kz_tmpl_get_ulong(t, n, CKA_CLASS, &cls);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (cls != CKO_CERTIFICATE)
+        return CKR_TEMPLATE_INCONSISTENT;
+    if (kz_tmpl_get_ulong(t, n, CKA_CERTIFICATE_TYPE, &ct) == CKR_ATTRIBUTE_VALUE_INVALID || ct != CKC_X_509)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (!value || !value->pValue || !value->ulValueLen)
+        return CKR_TEMPLATE_INCOMPLETE;
+    if (slot->user != CKU_USER)
+        return CKR_USER_NOT_LOGGED_IN;
+    if (!slot->token.ops->store_certificate)
+        return CKR_FUNCTION_NOT_SUPPORTED;
+    if (label && label->pValue && label->ulValueLen < sizeof(lbl)) {
+        memcpy(lbl, label->pValue, label->ulValueLen);
+        lbl[label->ulValueLen] = '\0';
+    }
+    rv = slot->token.ops->store_certificate(&slot->token, value->pValue, value->ulValueLen,
+                                            lbl[0] ? lbl : NULL, id, &id_len);
+    if (rv == CKR_OK)
+        rv = kz_slot_reload(slot);
+    if (rv == CKR_OK) {
+        *out = kz_slot_find_object(slot, CKO_CERTIFICATE, id, id_len);
+        if (*out == CK_INVALID_HANDLE)
+            rv = CKR_GENERAL_ERROR;
+    }
+    return rv;
+}
+
 KZ_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
                                CK_OBJECT_HANDLE_PTR phObject)
 {
@@ -63,12 +104,12 @@ KZ_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTem
     else if (token && !(s->flags & CKF_RW_SESSION))
         rv = CKR_SESSION_READ_ONLY;
     else if (token)
-        rv = CKR_TOKEN_WRITE_PROTECTED;   /* storing on tokens arrives with the key lifecycle */
+        rv = store_on_token(slot, pTemplate, ulCount, phObject);
     else if (priv && slot->user != CKU_USER)
         rv = CKR_USER_NOT_LOGGED_IN;
     else
         rv = kz_object_from_template(slot->id, pTemplate, ulCount, &o);
-    if (rv == CKR_OK) {
+    if (rv == CKR_OK && o) {
         o->owner = s->handle;
         rv = kz_objects_insert(o);
         if (rv == CKR_OK)
@@ -107,10 +148,21 @@ KZ_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hOb
     if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
         return rv;
     rv = visible_object(s, hObject, &o);
-    if (rv == CKR_OK && o->owner == 0)
-        rv = (s->flags & CKF_RW_SESSION) ? CKR_ACTION_PROHIBITED : CKR_SESSION_READ_ONLY;
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && o->owner == 0) {
+        const kz_attr *id = kz_attrs_get(&o->attrs, CKA_ID);
+        if (!(s->flags & CKF_RW_SESSION))
+            rv = CKR_SESSION_READ_ONLY;
+        else if (!slot->token.ops->destroy_object)
+            rv = CKR_ACTION_PROHIBITED;
+        else
+            rv = slot->token.ops->destroy_object(&slot->token, o->cls, id ? id->value : NULL,
+                                                 id ? id->len : 0);
+        /* The token changed (or is gone): what it now holds is the truth. */
+        if (rv == CKR_OK)
+            rv = kz_slot_reload(slot);
+    } else if (rv == CKR_OK) {
         kz_objects_destroy(hObject);
+    }
     kz_leave();
     KZ_RET("C_DestroyObject", rv);
 }

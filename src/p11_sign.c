@@ -69,7 +69,10 @@ CK_RV kz_sig_op_init(kz_session *s, kz_slot *slot, kz_sig_op *op, CK_MECHANISM_P
     rv = kz_mech_sig_params(m, mech, &op->params);
     if (rv != CKR_OK)
         goto out;
-    op->host_hash = m->host_hash == KZ_HASH_FROM_KEY ? kz_pkey_gost_hash_mech(o->pub) : m->host_hash;
+    if (m->host_hash == KZ_HASH_FROM_KEY)
+        op->host_hash = op->params.hash ? op->params.hash : kz_pkey_gost_hash_mech(o->pub);
+    else
+        op->host_hash = m->host_hash;
     op->mech = m;
     op->pub = kz_pkey_up_ref(o->pub);
     op->key = for_sign ? kz_model_key_ref(o->key) : NULL;

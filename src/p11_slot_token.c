@@ -233,31 +233,67 @@ KZ_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK
 
 KZ_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pLabel)
 {
+    char label[33];
+    size_t n = 32;
     kz_slot *s;
     CK_RV rv;
 
+    if (!pLabel || (!pPin && ulPinLen))
+        return CKR_ARGUMENTS_BAD;
+    /* The label arrives blank-padded to 32 bytes. */
+    memcpy(label, pLabel, 32);
+    while (n > 0 && (label[n - 1] == ' ' || label[n - 1] == '\0'))
+        n--;
+    label[n] = '\0';
     if ((rv = kz_enter()) != CKR_OK)
         return rv;
     rv = present_slot(slotID, &s);
+    if (rv == CKR_OK && s->sessions)
+        rv = CKR_SESSION_EXISTS;
+    else if (rv == CKR_OK && !s->token.ops->init_token)
+        rv = CKR_FUNCTION_NOT_SUPPORTED;
+    else if (rv == CKR_OK)
+        rv = s->token.ops->init_token(&s->token, pPin, ulPinLen, label);
     if (rv == CKR_OK)
-        rv = s->sessions ? CKR_SESSION_EXISTS : CKR_FUNCTION_NOT_SUPPORTED;
+        rv = kz_slot_reload(s);
     kz_leave();
     KZ_RET("C_InitToken", rv);
+}
+
+/* A session that may change the token: R/W, on a present slot. Module lock held. */
+static CK_RV rw_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot)
+{
+    *s = kz_sessions_get(h);
+    if (!*s)
+        return CKR_SESSION_HANDLE_INVALID;
+    *slot = kz_slots_get((*s)->slot);
+    if (!*slot || !(*slot)->present)
+        return CKR_DEVICE_REMOVED;
+    if (!((*s)->flags & CKF_RW_SESSION))
+        return CKR_SESSION_READ_ONLY;
+    return CKR_OK;
 }
 
 KZ_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
 {
     kz_session *s;
     kz_slot *slot;
-    CK_RV rv = kz_session_acquire(hSession, &s, &slot);
+    CK_RV rv;
 
-    if (rv != CKR_OK)
+    if (!pPin && ulPinLen)
+        return CKR_ARGUMENTS_BAD;
+    if ((rv = kz_enter()) != CKR_OK)
         return rv;
-    if (s->user_now != CKU_SO)
+    rv = rw_session(hSession, &s, &slot);
+    if (rv == CKR_OK && slot->user != CKU_SO)
         rv = CKR_USER_NOT_LOGGED_IN;
-    else
+    else if (rv == CKR_OK && !slot->token.ops->init_pin)
         rv = CKR_FUNCTION_NOT_SUPPORTED;
-    kz_session_release(s);
+    else if (rv == CKR_OK)
+        rv = slot->token.ops->init_pin(&slot->token, pPin, ulPinLen);
+    if (rv == CKR_OK)
+        rv = kz_slot_reload(slot);
+    kz_leave();
     KZ_RET("C_InitPIN", rv);
 }
 
@@ -272,17 +308,11 @@ KZ_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK
         return CKR_ARGUMENTS_BAD;
     if ((rv = kz_enter()) != CKR_OK)
         return rv;
-    s = kz_sessions_get(hSession);
-    if (!s)
-        rv = CKR_SESSION_HANDLE_INVALID;
-    else if (!(s->flags & CKF_RW_SESSION))
-        rv = CKR_SESSION_READ_ONLY;
-    else if (!(slot = kz_slots_get(s->slot)) || !slot->present)
-        rv = CKR_DEVICE_REMOVED;
-    else if (!slot->token.ops->set_pin)
+    rv = rw_session(hSession, &s, &slot);
+    if (rv == CKR_OK && !slot->token.ops->set_pin)
         rv = CKR_FUNCTION_NOT_SUPPORTED;
-    else
-        rv = slot->token.ops->set_pin(&slot->token, pOldPin, ulOldLen, pNewPin, ulNewLen);
+    else if (rv == CKR_OK)
+        rv = slot->token.ops->set_pin(&slot->token, slot->user, pOldPin, ulOldLen, pNewPin, ulNewLen);
     kz_leave();
     KZ_RET("C_SetPIN", rv);
 }

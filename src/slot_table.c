@@ -48,7 +48,8 @@ static kz_slot *find_key(const char *provider, const char *key)
     return NULL;
 }
 
-static kz_slot *add_slot(const char *provider, const char *key, const char *desc_prefix)
+static kz_slot *add_slot(const char *provider, const char *key,
+                         void (*describe)(const char *key, char *out, size_t len))
 {
     kz_slot *s;
 
@@ -68,8 +69,7 @@ static kz_slot *add_slot(const char *provider, const char *key, const char *desc
     s->id = next_id++;
     s->provider = provider;
     s->user = KZ_NOBODY;
-    snprintf(s->description, sizeof(s->description), "%s%s", desc_prefix,
-             strrchr(key, '/') ? strrchr(key, '/') + 1 : key);
+    describe(key, s->description, sizeof(s->description));
     slots[n_slots++] = s;
     return s;
 }
@@ -98,7 +98,8 @@ static int in_list(const char *key, char *const *keys, size_t n)
 }
 
 CK_RV kz_slots_sync(const char *provider, char *const *keys, size_t n,
-                    kz_token_factory make, void *ctx, const char *desc_prefix)
+                    kz_token_factory make, void *ctx,
+                    void (*describe)(const char *key, char *out, size_t len))
 {
     for (size_t i = 0; i < n_slots; i++)
         if (slots[i]->provider == provider && slots[i]->present
@@ -110,7 +111,7 @@ CK_RV kz_slots_sync(const char *provider, char *const *keys, size_t n,
         kz_slot *s = find_key(provider, keys[i]);
         if (s && s->present)
             continue;
-        if (!s && !(s = add_slot(provider, keys[i], desc_prefix)))
+        if (!s && !(s = add_slot(provider, keys[i], describe)))
             return CKR_HOST_MEMORY;
         if (make(keys[i], ctx, &s->token) != CKR_OK)
             continue;       /* the slot stays, empty: the ID is already promised */

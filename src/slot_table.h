@@ -33,7 +33,8 @@ kz_slot *kz_slots_at(size_t i);
 /* Makes the provider's present slots exactly `keys`: new keys get slots (or
  * their old absent slot back), slots whose key is gone become absent. */
 CK_RV kz_slots_sync(const char *provider, char *const *keys, size_t n,
-                    kz_token_factory make, void *ctx, const char *desc_prefix);
+                    kz_token_factory make, void *ctx,
+                    void (*describe)(const char *key, char *out, size_t len));
 /* Takes the token out of a slot: sessions closed, objects destroyed. */
 void kz_slot_remove_token(kz_slot *s);
 void kz_slots_free_all(void);

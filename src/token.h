@@ -65,6 +65,20 @@ CK_RV kz_token_model_add_cert(kz_token_model *m, const unsigned char *id, size_t
 /* Appends key (the model takes over the caller's reference). */
 CK_RV kz_token_model_add_key(kz_token_model *m, kz_model_key *key);
 
+/* What C_GenerateKeyPair asks of a token. */
+typedef struct kz_keygen_request {
+    CK_KEY_TYPE type;                 /* CKK_RSA, CKK_GOSTR3410, CKK_GOSTR3410_512 */
+    CK_ULONG modulus_bits;            /* RSA */
+    CK_ULONG public_exponent;         /* RSA; 0: 65537 */
+    const unsigned char *curve_oid;   /* GOST: DER OID (Kazakh or TC26/CryptoPro) */
+    size_t curve_oid_len;
+    const unsigned char *hash_oid;    /* GOST: DER OID, optional */
+    size_t hash_oid_len;
+    const unsigned char *id;          /* requested CKA_ID, optional */
+    size_t id_len;
+    const char *label;                /* requested CKA_LABEL, optional */
+} kz_keygen_request;
+
 typedef struct kz_token_ops {
     const char *name;
 
@@ -92,9 +106,33 @@ typedef struct kz_token_ops {
                      const unsigned char *in, size_t inlen,
                      unsigned char *out, size_t *outlen);
 
-    /* Optional (NULL: CKR_FUNCTION_NOT_SUPPORTED). */
-    CK_RV (*set_pin)(kz_token *t, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+    /* ---- Key lifecycle; each optional (NULL: CKR_FUNCTION_NOT_SUPPORTED).
+     * Called under the module lock. A driver reports changes to what it
+     * holds through load_model; the core rebuilds the objects afterwards. */
+
+    /* C_InitToken: (re)initialises the token; so_pin becomes the SO PIN
+     * (a soft token's container password). */
+    CK_RV (*init_token)(kz_token *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_len, const char *label);
+    /* C_InitPIN, with the SO logged in. */
+    CK_RV (*init_pin)(kz_token *t, const CK_UTF8CHAR *pin, CK_ULONG len);
+    /* C_SetPIN for whoever is logged in (user: CKU_USER or KZ_NOBODY). */
+    CK_RV (*set_pin)(kz_token *t, CK_USER_TYPE user, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
                      const CK_UTF8CHAR *new_pin, CK_ULONG new_len);
+    /* Generates a key pair on the token; on success id and id_len name it
+     * (its CKA_ID after the call). */
+    CK_RV (*generate_keypair)(kz_token *t, const struct kz_keygen_request *req,
+                              unsigned char *id, size_t *id_len);
+    /* Stores a certificate (DER). Refuses one that fits no key with
+     * CKR_TEMPLATE_INCONSISTENT; id and id_len: its CKA_ID after the call. */
+    CK_RV (*store_certificate)(kz_token *t, const unsigned char *der, size_t len, const char *label,
+                               unsigned char *id, size_t *id_len);
+    /* Destroys a stored object, identified by class and CKA_ID. */
+    CK_RV (*destroy_object)(kz_token *t, CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len);
+
+    /* The slot's identity (a file path for the soft token) when the token
+     * can change it (a container renamed after its certificate arrives):
+     * the slot keeps its ID across the change. Optional. */
+    const char *(*slot_key)(kz_token *t);
 
     /* Releases the driver state; called once when the slot goes away. */
     void (*release)(kz_token *t);

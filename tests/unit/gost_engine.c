@@ -29,6 +29,16 @@ const gost_engine_curve *gost_engine_curve_for(const char *name)
     return NULL;
 }
 
+size_t gost_engine_curve_count(void)
+{
+    return sizeof(curves) / sizeof(curves[0]);
+}
+
+const gost_engine_curve *gost_engine_curve_at(size_t i)
+{
+    return i < gost_engine_curve_count() ? &curves[i] : NULL;
+}
+
 ENGINE *gost_engine(void)
 {
     static ENGINE *loaded;
@@ -124,6 +134,19 @@ void gost_engine_pub_bytes(EVP_PKEY *k, unsigned char *out, size_t n)
     ASN1_OCTET_STRING_free(os);
     X509_PUBKEY_free(xpk);
     OPENSSL_free(der);
+}
+
+void gost_engine_priv_le(EVP_PKEY *k, unsigned char *out, size_t n)
+{
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k);
+    const unsigned char *pk;
+    int pklen;
+
+    assert_non_null(p8);
+    assert_true(PKCS8_pkey_get0(NULL, &pk, &pklen, NULL, p8));
+    assert_int_equal(pklen, (int)n);
+    memcpy(out, pk, n);
+    PKCS8_PRIV_KEY_INFO_free(p8);
 }
 
 size_t gost_engine_sign(EVP_PKEY *k, const unsigned char *dig, size_t dlen, unsigned char *sig)

@@ -17,6 +17,8 @@ typedef struct gost_engine_curve {
 } gost_engine_curve;
 
 const gost_engine_curve *gost_engine_curve_for(const char *curve_name);
+size_t gost_engine_curve_count(void);
+const gost_engine_curve *gost_engine_curve_at(size_t i);
 /* Fails the running test if the engine cannot be loaded. */
 ENGINE *gost_engine(void);
 EVP_PKEY *gost_engine_keygen(const gost_engine_curve *ec);
@@ -25,6 +27,9 @@ EVP_PKEY *gost_engine_pubkey(const gost_engine_curve *ec, const kz_gost_curve *c
                              const unsigned char *pub);
 /* The engine key's X||Y. */
 void gost_engine_pub_bytes(EVP_PKEY *k, unsigned char *out, size_t n);
+/* The engine key's private scalar as its PKCS#8 holds it: n raw bytes,
+ * little-endian, like an NCA GOST 2015 container. */
+void gost_engine_priv_le(EVP_PKEY *k, unsigned char *out, size_t n);
 /* Raw sign / verify of a digest with an engine key (signature s||r). */
 size_t gost_engine_sign(EVP_PKEY *k, const unsigned char *dig, size_t dlen, unsigned char *sig);
 int gost_engine_verify(EVP_PKEY *k, const unsigned char *dig, size_t dlen,

@@ -13,7 +13,7 @@
 #include "attribute.h"
 #include "configuration.h"
 #include "handle_table.h"
-#include "softtoken.h"
+#include "nca_names.h"
 
 static void write_file(const char *path, const char *text)
 {
@@ -177,18 +177,18 @@ static void test_softtoken_names(void **state)
 {
     char label[33], serial[17];
 
-    kz_softtoken_names("/x/RSA256_11c707bd54cbfcccb3815e39c4eb57b1dc7dfea9.p12", label, serial);
+    kz_nca_token_names("/x/RSA256_11c707bd54cbfcccb3815e39c4eb57b1dc7dfea9.p12", label, serial);
     assert_string_equal(label, "RSA256_11c707bd54cbfcccb3815e39c");
     assert_string_equal(serial, "11c707bd54cbfccc");
-    kz_softtoken_names("/x/AUTH_RSA256_B2C70A9FF7A5DC59DE0CCC3C0DDDE3437CC1F12D.p12", label, serial);
+    kz_nca_token_names("/x/AUTH_RSA256_B2C70A9FF7A5DC59DE0CCC3C0DDDE3437CC1F12D.p12", label, serial);
     assert_string_equal(serial, "b2c70a9ff7a5dc59");
-    kz_softtoken_names("/x/a:b:c.p12", label, serial);
+    kz_nca_token_names("/x/a:b:c.p12", label, serial);
     assert_string_equal(label, "a_b_c");
     assert_int_equal(strlen(serial), 16);
     /* 31 ASCII bytes then a 2-byte letter: the label must not cut it in half. */
-    kz_softtoken_names("/x/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xd0\x96zzz.p12", label, serial);
+    kz_nca_token_names("/x/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xd0\x96zzz.p12", label, serial);
     assert_int_equal(strlen(label), 31);
-    kz_softtoken_names("/x/short.p12", label, serial);
+    kz_nca_token_names("/x/short.p12", label, serial);
     assert_string_equal(label, "short");
 }
 

@@ -28,6 +28,7 @@
 
 #include "gost3410.h"
 #include "gost_curves.h"
+#include "gost_engine.h"
 #include "streebog.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -838,158 +839,23 @@ static void test_threads(void **state)
 
 /* ---- Cross-check with OpenSSL's gost engine ---------------------------- */
 
-/* A missing engine fails the tests that need it: without a second
- * implementation the byte-order claims would be unchecked. */
-static ENGINE *gost_engine(void)
+/* The engine helpers live in gost_engine.c, shared with the front-end tests. */
+static const gost_engine_curve *engine_curve(const char *name)
 {
-    static ENGINE *loaded;
-    ENGINE *e;
+    const gost_engine_curve *ec = gost_engine_curve_for(name);
 
-    if (loaded != NULL)
-        return loaded;
-    e = ENGINE_by_id("gost");
-    if (e == NULL || !ENGINE_init(e)) {
-        ERR_print_errors_fp(stderr);
-        ENGINE_free(e);
-        fail_msg("cannot load the gost engine (Debian: libengine-gost-openssl)");
-    }
-    /* The engine's key encodings must be known to d2i and X509_PUBKEY. */
-    if (!ENGINE_set_default(e, ENGINE_METHOD_ALL))
-        fail_msg("cannot register the gost engine's methods");
-    loaded = e;
-    return e;
-}
-
-struct engine_curve {
-    const char *curve;
-    int key_nid;            /* algorithm of the engine key */
-    const char *paramset;   /* the engine's ctrl string */
-    int digest_param_nid;   /* second OID in the key parameters */
-};
-
-static const struct engine_curve engine_curves[] = {
-    { "TC26-256-A", NID_id_GostR3410_2012_256, "TCA", NID_id_GostR3411_2012_256 },
-    { "TC26-512-A", NID_id_GostR3410_2012_512, "A", NID_id_GostR3411_2012_512 },
-    { "TC26-512-B", NID_id_GostR3410_2012_512, "B", NID_id_GostR3411_2012_512 },
-    { "TC26-512-C", NID_id_GostR3410_2012_512, "C", NID_id_GostR3411_2012_512 },
-    { "CryptoPro-A", NID_id_GostR3410_2001, "A", NID_id_GostR3411_94_CryptoProParamSet },
-    { "CryptoPro-B", NID_id_GostR3410_2001, "B", NID_id_GostR3411_94_CryptoProParamSet },
-    { "CryptoPro-C", NID_id_GostR3410_2001, "C", NID_id_GostR3411_94_CryptoProParamSet },
-};
-
-static const struct engine_curve *engine_curve(const char *name)
-{
-    for (size_t i = 0; i < sizeof(engine_curves) / sizeof(engine_curves[0]); i++)
-        if (strcmp(engine_curves[i].curve, name) == 0)
-            return &engine_curves[i];
-    fail_msg("no engine mapping for %s", name);
-    return NULL;
-}
-
-static EVP_PKEY *engine_keygen(const struct engine_curve *ec)
-{
-    EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(ec->key_nid, gost_engine());
-    EVP_PKEY *k = NULL;
-
-    assert_non_null(kc);
-    assert_true(EVP_PKEY_keygen_init(kc) > 0);
-    assert_true(EVP_PKEY_CTX_ctrl_str(kc, "paramset", ec->paramset) > 0);
-    assert_true(EVP_PKEY_keygen(kc, &k) > 0);
-    EVP_PKEY_CTX_free(kc);
-    return k;
-}
-
-/* Our X||Y as an engine public key: a SubjectPublicKeyInfo assembled with
- * OpenSSL's own encoders and decoded by the engine. */
-static EVP_PKEY *engine_pubkey(const struct engine_curve *ec, const kz_gost_curve *c,
-                               const unsigned char *pub)
-{
-    STACK_OF(ASN1_TYPE) *seq = sk_ASN1_TYPE_new_null();
-    ASN1_TYPE *t1 = ASN1_TYPE_new(), *t2 = ASN1_TYPE_new();
-    const unsigned char *p = c->oid_der;
-    ASN1_OBJECT *paramset = d2i_ASN1_OBJECT(NULL, &p, (long)c->oid_der_len);
-    ASN1_STRING *params = ASN1_STRING_new();
-    ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-    X509_PUBKEY *xpk = X509_PUBKEY_new();
-    unsigned char *pder = NULL, *enc = NULL, *spki = NULL;
-    int plen, elen, spki_len;
-    EVP_PKEY *k;
-
-    assert_non_null(paramset);
-    ASN1_TYPE_set(t1, V_ASN1_OBJECT, paramset);
-    ASN1_TYPE_set(t2, V_ASN1_OBJECT, OBJ_nid2obj(ec->digest_param_nid));
-    assert_true(sk_ASN1_TYPE_push(seq, t1) > 0);
-    assert_true(sk_ASN1_TYPE_push(seq, t2) > 0);
-    plen = i2d_ASN1_SEQUENCE_ANY(seq, &pder);
-    assert_true(plen > 0);
-    assert_true(ASN1_STRING_set(params, pder, plen));
-    assert_true(ASN1_OCTET_STRING_set(os, pub, (int)(2 * c->field_len)));
-    elen = i2d_ASN1_OCTET_STRING(os, &enc);
-    assert_true(elen > 0);
-    assert_true(X509_PUBKEY_set0_param(xpk, OBJ_nid2obj(ec->key_nid), V_ASN1_SEQUENCE,
-                                       params, enc, elen));
-    /* OpenSSL 3 decodes a key only when parsing, so round-trip the DER. */
-    spki_len = i2d_X509_PUBKEY(xpk, &spki);
-    assert_true(spki_len > 0);
-    p = spki;
-    k = d2i_PUBKEY(NULL, &p, spki_len);
-    OPENSSL_free(spki);
-    if (k == NULL) {
-        ERR_print_errors_fp(stderr);
-        fail_msg("engine rejected our %s public key", c->name);
-    }
-    X509_PUBKEY_free(xpk);
-    ASN1_OCTET_STRING_free(os);
-    OPENSSL_free(pder);
-    sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
-    return k;
-}
-
-/* The engine key's public point, through its SubjectPublicKeyInfo encoding:
- * BIT STRING holding an OCTET STRING of X||Y. */
-static void engine_pub_bytes(EVP_PKEY *k, unsigned char *out, size_t n)
-{
-    unsigned char *der = NULL;
-    const unsigned char *p, *bits;
-    int len = i2d_PUBKEY(k, &der), blen;
-    X509_PUBKEY *xpk;
-    ASN1_OCTET_STRING *os;
-
-    assert_true(len > 0);
-    p = der;
-    assert_non_null(xpk = d2i_X509_PUBKEY(NULL, &p, len));
-    assert_true(X509_PUBKEY_get0_param(NULL, &bits, &blen, NULL, xpk));
-    p = bits;
-    assert_non_null(os = d2i_ASN1_OCTET_STRING(NULL, &p, blen));
-    assert_int_equal(ASN1_STRING_length(os), (int)(2 * n));
-    memcpy(out, ASN1_STRING_get0_data(os), 2 * n);
-    ASN1_OCTET_STRING_free(os);
-    X509_PUBKEY_free(xpk);
-    OPENSSL_free(der);
-}
-
-/* The engine key's private scalar as its PKCS#8 holds it: the raw key
- * bytes, little-endian, like an NCA GOST 2015 container. */
-static void engine_priv_le(EVP_PKEY *k, unsigned char *out, size_t n)
-{
-    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k);
-    const unsigned char *pk;
-    int pklen;
-
-    assert_non_null(p8);
-    assert_true(PKCS8_pkey_get0(NULL, &pk, &pklen, NULL, p8));
-    assert_int_equal(pklen, (int)n);
-    memcpy(out, pk, n);
-    PKCS8_PRIV_KEY_INFO_free(p8);
+    if (!ec)
+        fail_msg("no engine mapping for %s", name);
+    return ec;
 }
 
 static void test_engine_curves_match(void **state)
 {
     BN_CTX *ctx = BN_CTX_new();
 
-    for (size_t i = 0; i < sizeof(engine_curves) / sizeof(engine_curves[0]); i++) {
-        const kz_gost_curve *c = curve(engine_curves[i].curve);
-        EVP_PKEY *k = engine_keygen(&engine_curves[i]);
+    for (size_t i = 0; i < gost_engine_curve_count(); i++) {
+        const kz_gost_curve *c = curve(gost_engine_curve_at(i)->curve);
+        EVP_PKEY *k = gost_engine_keygen(gost_engine_curve_at(i));
         const EC_KEY *ek = EVP_PKEY_get0(k);
         const EC_GROUP *eg;
         unsigned char *der = NULL;
@@ -1012,7 +878,7 @@ static void test_engine_curves_match(void **state)
 
 static void cross_check(const char *name)
 {
-    const struct engine_curve *ec = engine_curve(name);
+    const gost_engine_curve *ec = engine_curve(name);
     const kz_gost_curve *c = curve(name);
     size_t n = c->field_len, siglen;
     unsigned char priv[64], pub[128], dg[64], sig[128], epub[128], epriv[64], mypub[128];
@@ -1025,7 +891,7 @@ static void cross_check(const char *name)
         /* Our key and signature, the engine verifies. */
         assert_int_equal(kz_gost3410_keygen(c, priv, pub), 1);
         assert_int_equal(kz_gost3410_sign(c, priv, n, dg, n, sig), 1);
-        ek = engine_pubkey(ec, c, pub);
+        ek = gost_engine_pubkey(ec, c, pub);
         assert_non_null(pc = EVP_PKEY_CTX_new(ek, gost_engine()));
         assert_true(EVP_PKEY_verify_init(pc) > 0);
         if (EVP_PKEY_verify(pc, sig, 2 * n, dg, n) != 1)
@@ -1036,18 +902,18 @@ static void cross_check(const char *name)
         EVP_PKEY_free(ek);
 
         /* The engine's key and signature, we verify. */
-        ek = engine_keygen(ec);
+        ek = gost_engine_keygen(ec);
         assert_non_null(pc = EVP_PKEY_CTX_new(ek, gost_engine()));
         assert_true(EVP_PKEY_sign_init(pc) > 0);
         siglen = sizeof(sig);
         assert_true(EVP_PKEY_sign(pc, sig, &siglen, dg, n) > 0);
         assert_int_equal(siglen, 2 * n);
-        engine_pub_bytes(ek, epub, n);
+        gost_engine_pub_bytes(ek, epub, n);
         assert_int_equal(kz_gost3410_pub_check(c, epub, 2 * n), 1);
         if (kz_gost3410_verify(c, epub, 2 * n, dg, n, sig, siglen) != 1)
             fail_msg("%s: we reject the engine's signature", name);
         /* Its private key, little-endian, gives its public key with ours. */
-        engine_priv_le(ek, epriv, n);
+        gost_engine_priv_le(ek, epriv, n);
         assert_int_equal(kz_gost3410_priv_normalize(c, epriv, n, 1, priv), 1);
         assert_int_equal(kz_gost3410_pub_from_priv(c, priv, n, mypub), 1);
         assert_memory_equal(mypub, epub, 2 * n);
