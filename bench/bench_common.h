@@ -26,6 +26,25 @@ static inline void bench_message(unsigned long counter, unsigned char out[BENCH_
     memcpy(out, tmp, BENCH_MSG_LEN);
 }
 
+/* Inputs of other lengths (e.g. the 64-byte "digest" a raw GOST R 34.10-2012
+ * 512-bit mechanism signs): message `counter` repeated to fill len bytes.
+ * For len == BENCH_MSG_LEN this is bench_message. The value does not have
+ * to be a real hash: the signature maths takes any len bytes. */
+#define BENCH_MAX_INPUT_LEN 128
+
+static inline void bench_input(unsigned long counter, unsigned char *out, size_t len)
+{
+    unsigned char m[BENCH_MSG_LEN];
+    size_t done = 0, n;
+
+    bench_message(counter, m);
+    while (done < len) {
+        n = len - done < BENCH_MSG_LEN ? len - done : BENCH_MSG_LEN;
+        memcpy(out + done, m, n);
+        done += n;
+    }
+}
+
 static inline double bench_now(void)
 {
     struct timespec ts;

@@ -7,7 +7,9 @@
  *
  * With --min-ratio the exit status is 1 when Streebog-512's ratio falls below
  * R, so CI can hold the line without parsing the output. Exit status 2 means
- * the engine could not be loaded: a comparison without it is meaningless. */
+ * the engine could not be loaded: a comparison without it is meaningless.
+ * The last line, "RESULT mode=hash ALG_kzp11=MB/s ALG_engine=MB/s ...", is
+ * for scripts (bench/run-bench.sh). */
 #define OPENSSL_SUPPRESS_DEPRECATED   /* the gost engine is only an ENGINE */
 
 #include <stdio.h>
@@ -127,6 +129,8 @@ int main(int argc, char **argv)
     };
     ENGINE *e;
     EVP_MD_CTX *ctx;
+    char result[512];
+    size_t rlen;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--min-ratio") == 0 && i + 1 < argc)
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
         return 2;
+    rlen = (size_t)snprintf(result, sizeof(result), "RESULT mode=hash");
 
     for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
         const EVP_MD *md = ENGINE_get_digest(e, OBJ_txt2nid(algs[i].engine_name));
@@ -164,10 +169,15 @@ int main(int argc, char **argv)
         measure_pair(algs[i].ours, NULL, evp_hash, &a, seconds, &ours, &theirs);
         printf("%s: kzp11 %.1f MB/s, gost-engine %.1f MB/s, ratio %.2f\n",
                algs[i].label, ours, theirs, ours / theirs);
+        if (rlen < sizeof(result))
+            rlen += (size_t)snprintf(result + rlen, sizeof(result) - rlen,
+                                     " %s_kzp11=%.1f %s_engine=%.1f", algs[i].label, ours,
+                                     algs[i].label, theirs);
         if (i == 0)
             ratio512 = ours / theirs;
     }
 
+    printf("%s\n", result);
     EVP_MD_CTX_free(ctx);
     ENGINE_finish(e);
     ENGINE_free(e);

@@ -7,9 +7,13 @@
  *       in as the user once (PIN from -p, else $BENCH_PIN; no login if
  *       neither), and runs THREADS threads for SECONDS seconds. Each thread
  *       opens its own session, finds the private key (first CKO_PRIVATE_KEY,
- *       or the one with CKA_ID = HEXID) and signs BENCH_MSG_LEN-byte
- *       messages with C_SignInit + C_Sign per signature.
- *       -s writes the signature of message 0 (made during warm-up).
+ *       or the one with CKA_ID = HEXID) and signs with C_SignInit + C_Sign
+ *       per signature. The input is a BENCH_MSG_LEN-byte message, except
+ *       for mechanisms that sign a digest the caller computed: those get an
+ *       input of the digest's length (64 bytes for gostr3410-512).
+ *       -s writes the signature of input 0 (made during warm-up). For a
+ *       mechanism whose signature length is fixed (the GOST ones), a
+ *       C_Sign output of any other length is an error.
  *
  *   bench_pkcs11 load MODULE [-e SLOTS] [-I TOKENS] [-r RUNS] [-T MAXSECONDS]
  *       RUNS times (or until MAXSECONDS, default 30, have passed): dlopen,
@@ -33,6 +37,11 @@
 #define MAX_THREADS 64
 #define MAX_ID_LEN 128
 #define MAX_SIG_LEN 2048
+
+/* GOST R 34.10-2012 mechanisms (TC26 vendor-defined values; older p11-kit
+ * headers do not name them). */
+#define BENCH_CKM_GOSTR3410_512 0xD4321006UL
+#define BENCH_CKM_GOSTR3410_WITH_GOSTR3411_12_512 0xD4321009UL
 
 /* ------------------------------------------------------------------------ */
 /* Diagnostics */
@@ -169,6 +178,9 @@ typedef struct sign_cfg {
     CK_FUNCTION_LIST_PTR f;
     CK_SLOT_ID slot;
     CK_MECHANISM_TYPE mech;
+    size_t in_len;          /* bytes signed per call */
+    CK_ULONG sig_len;       /* the signature length the mechanism gives, 0 = any */
+    int deterministic;      /* same input, same key: same signature */
     unsigned char id[MAX_ID_LEN];
     size_t id_len;
     int have_id;
@@ -223,20 +235,23 @@ static CK_RV sign_one(const sign_cfg *cfg, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
                       const char **where)
 {
     CK_MECHANISM mech = { cfg->mech, NULL, 0 };
-    unsigned char msg[BENCH_MSG_LEN];
+    unsigned char msg[BENCH_MAX_INPUT_LEN];
     CK_RV rv;
 
-    bench_message(counter, msg);
+    bench_input(counter, msg, cfg->in_len);
     rv = cfg->f->C_SignInit(s, &mech, key);
     if (rv != CKR_OK) {
         *where = "C_SignInit";
         return rv;
     }
-    rv = cfg->f->C_Sign(s, msg, sizeof(msg), sig, len);
+    rv = cfg->f->C_Sign(s, msg, (CK_ULONG)cfg->in_len, sig, len);
     if (rv != CKR_OK)
         *where = "C_Sign";
     return rv;
 }
+
+/* The worker's `where` when the warm-up signature has the wrong length. */
+#define WRONG_SIG_LEN "wrong signature length"
 
 static void *sign_worker(void *arg)
 {
@@ -245,7 +260,7 @@ static void *sign_worker(void *arg)
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
     CK_MECHANISM mech = { cfg->mech, NULL, 0 };
-    unsigned char msg[BENCH_MSG_LEN];
+    unsigned char msg[BENCH_MAX_INPUT_LEN];
     unsigned char sig[MAX_SIG_LEN];
     CK_ULONG len = 0;
     unsigned long counter = 1;
@@ -261,15 +276,15 @@ static void *sign_worker(void *arg)
     if (w->rv != CKR_OK)
         goto arrive;
 
-    /* Warm-up, and the reference signature: message 0, with a size query
+    /* Warm-up, and the reference signature: input 0, with a size query
      * first (which must not end the operation). */
-    bench_message(0, msg);
+    bench_input(0, msg, cfg->in_len);
     w->rv = cfg->f->C_SignInit(s, &mech, key);
     if (w->rv != CKR_OK) {
         w->where = "C_SignInit (warm-up)";
         goto arrive;
     }
-    w->rv = cfg->f->C_Sign(s, msg, sizeof(msg), NULL, &len);
+    w->rv = cfg->f->C_Sign(s, msg, (CK_ULONG)cfg->in_len, NULL, &len);
     if (w->rv != CKR_OK) {
         w->where = "C_Sign (size query)";
         goto arrive;
@@ -279,12 +294,17 @@ static void *sign_worker(void *arg)
         w->where = "C_Sign (size query returned an implausible length)";
         goto arrive;
     }
-    w->rv = cfg->f->C_Sign(s, msg, sizeof(msg), w->sig0, &len);
+    w->rv = cfg->f->C_Sign(s, msg, (CK_ULONG)cfg->in_len, w->sig0, &len);
     if (w->rv != CKR_OK) {
         w->where = "C_Sign (warm-up)";
         goto arrive;
     }
     w->sig0_len = len;
+    if (cfg->sig_len != 0 && len != cfg->sig_len) {
+        w->rv = CKR_GENERAL_ERROR;
+        w->where = WRONG_SIG_LEN;
+        goto arrive;
+    }
     ok = 1;
 
 arrive:
@@ -327,32 +347,57 @@ static int parse_hex(const char *hex, unsigned char *out, size_t max, size_t *le
     return 0;
 }
 
-static int parse_mech(const char *s, CK_MECHANISM_TYPE *m)
+/* The mechanisms -m names, with what they sign and give. A number picks
+ * the entry with that value, if any; other numbers sign BENCH_MSG_LEN-byte
+ * messages and are not assumed deterministic. */
+static const struct mech_info {
+    const char *name;
+    CK_MECHANISM_TYPE mech;
+    size_t in_len;
+    CK_ULONG sig_len;
+    int deterministic;
+} mechs[] = {
+    { "sha1-rsa-pkcs", CKM_SHA1_RSA_PKCS, BENCH_MSG_LEN, 0, 1 },
+    { "sha256-rsa-pkcs", CKM_SHA256_RSA_PKCS, BENCH_MSG_LEN, 0, 1 },
+    { "sha384-rsa-pkcs", CKM_SHA384_RSA_PKCS, BENCH_MSG_LEN, 0, 1 },
+    { "sha512-rsa-pkcs", CKM_SHA512_RSA_PKCS, BENCH_MSG_LEN, 0, 1 },
+    /* GOST R 34.10-2012 512-bit: a random nonce per signature; the raw
+     * mechanism signs a 64-byte digest, the other hashes the message with
+     * Streebog-512 itself. Signatures are s || r, 2 x 64 bytes. */
+    { "gostr3410-512", BENCH_CKM_GOSTR3410_512, 64, 128, 0 },
+    { "gostr3410-with-gostr3411-12-512", BENCH_CKM_GOSTR3410_WITH_GOSTR3411_12_512,
+      BENCH_MSG_LEN, 128, 0 },
+};
+
+static int parse_mech(const char *s, sign_cfg *cfg)
 {
-    static const struct {
-        const char *name;
-        CK_MECHANISM_TYPE mech;
-    } names[] = {
-        { "sha1-rsa-pkcs", CKM_SHA1_RSA_PKCS },
-        { "sha256-rsa-pkcs", CKM_SHA256_RSA_PKCS },
-        { "sha384-rsa-pkcs", CKM_SHA384_RSA_PKCS },
-        { "sha512-rsa-pkcs", CKM_SHA512_RSA_PKCS },
-    };
     size_t i;
     char *end = NULL;
     unsigned long v;
 
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcmp(s, names[i].name) == 0) {
-            *m = names[i].mech;
+    for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
+        if (strcmp(s, mechs[i].name) == 0)
+            break;
+    if (i == sizeof(mechs) / sizeof(mechs[0])) {
+        errno = 0;
+        v = strtoul(s, &end, 0);
+        if (errno != 0 || end == s || *end != '\0')
+            return -1;
+        for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
+            if (mechs[i].mech == (CK_MECHANISM_TYPE)v)
+                break;
+        if (i == sizeof(mechs) / sizeof(mechs[0])) {
+            cfg->mech = (CK_MECHANISM_TYPE)v;
+            cfg->in_len = BENCH_MSG_LEN;
+            cfg->sig_len = 0;
+            cfg->deterministic = 0;
             return 0;
         }
     }
-    errno = 0;
-    v = strtoul(s, &end, 0);
-    if (errno != 0 || end == s || *end != '\0')
-        return -1;
-    *m = (CK_MECHANISM_TYPE)v;
+    cfg->mech = mechs[i].mech;
+    cfg->in_len = mechs[i].in_len;
+    cfg->sig_len = mechs[i].sig_len;
+    cfg->deterministic = mechs[i].deterministic;
     return 0;
 }
 
@@ -420,7 +465,8 @@ static void usage(void)
             "                           [-t THREADS] [-d SECONDS] [-s SIGFILE]\n"
             "       bench_pkcs11 load MODULE [-e SLOTS] [-I TOKENS] [-r RUNS] [-T MAXSECONDS]\n"
             "PIN defaults to $BENCH_PIN; MECH is sha256-rsa-pkcs (default),\n"
-            "sha1-/sha384-/sha512-rsa-pkcs or a number.\n");
+            "sha1-/sha384-/sha512-rsa-pkcs, gostr3410-512 (signs 64-byte digests),\n"
+            "gostr3410-with-gostr3411-12-512 or a number.\n");
 }
 
 static int run_sign(const char *path, int argc, char **argv)
@@ -441,7 +487,8 @@ static int run_sign(const char *path, int argc, char **argv)
     int opt, ret = 1, failed;
 
     memset(&cfg, 0, sizeof(cfg));
-    cfg.mech = CKM_SHA256_RSA_PKCS;
+    if (parse_mech("sha256-rsa-pkcs", &cfg) != 0)
+        return 2;
     while ((opt = getopt(argc, argv, "l:p:i:m:t:d:s:")) != -1) {
         switch (opt) {
         case 'l': label = optarg; break;
@@ -454,7 +501,7 @@ static int run_sign(const char *path, int argc, char **argv)
             cfg.have_id = 1;
             break;
         case 'm':
-            if (parse_mech(optarg, &cfg.mech) != 0) {
+            if (parse_mech(optarg, &cfg) != 0) {
                 fprintf(stderr, "bench_pkcs11: unknown mechanism '%s'\n", optarg);
                 return 2;
             }
@@ -541,7 +588,13 @@ static int run_sign(const char *path, int argc, char **argv)
 
     for (i = 0; i < started; i++) {
         if (w[i].rv != CKR_OK) {
-            if (strncmp(w[i].where, "no ", 3) == 0) {
+            if (strcmp(w[i].where, WRONG_SIG_LEN) == 0) {
+                fprintf(stderr,
+                        "bench_pkcs11: thread %ld: C_Sign gave a %lu-byte signature, mechanism "
+                        "0x%lx gives %lu bytes\n",
+                        i, (unsigned long)w[i].sig0_len, (unsigned long)cfg.mech,
+                        (unsigned long)cfg.sig_len);
+            } else if (strncmp(w[i].where, "no ", 3) == 0) {
                 fprintf(stderr, "bench_pkcs11: thread %ld: %s\n", i, w[i].where);
             } else {
                 fprintf(stderr, "bench_pkcs11: thread %ld: ", i);
@@ -557,7 +610,10 @@ static int run_sign(const char *path, int argc, char **argv)
         total += w[i].count;
         if (w[i].end > end)
             end = w[i].end;
-        if (w[i].sig0_len != w[0].sig0_len || memcmp(w[i].sig0, w[0].sig0, w[0].sig0_len) != 0) {
+        /* Randomized signatures (GOST) differ every time: only their
+         * length can be compared. */
+        if (w[i].sig0_len != w[0].sig0_len ||
+            (cfg.deterministic && memcmp(w[i].sig0, w[0].sig0, w[0].sig0_len) != 0)) {
             fprintf(stderr, "bench_pkcs11: thread %ld made a different signature of message 0\n",
                     i);
             goto free_workers;
@@ -567,19 +623,19 @@ static int run_sign(const char *path, int argc, char **argv)
     if (sigfile != NULL && bench_write_file(sigfile, w[0].sig0, w[0].sig0_len) != 0)
         goto free_workers;
 
-    printf("sign: token '%s', mechanism 0x%lx, %ld thread(s), %.2f s: %lu signatures, "
-           "%.1f sig/s, %.3f ms CPU per signature (per thread:",
-           token_label, (unsigned long)cfg.mech, threads, elapsed, total,
+    printf("sign: token '%s', mechanism 0x%lx, %lu-byte input, %ld thread(s), %.2f s: "
+           "%lu signatures, %.1f sig/s, %.3f ms CPU per signature (per thread:",
+           token_label, (unsigned long)cfg.mech, (unsigned long)cfg.in_len, threads, elapsed, total,
            (double)total / elapsed, total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0);
     for (i = 0; i < threads; i++)
         printf(" %lu", w[i].count);
     printf("), context switches: %ld voluntary, %ld involuntary\n", vcs1 - vcs0,
            ivcs1 - ivcs0);
     printf("RESULT mode=sign threads=%ld count=%lu elapsed=%.4f rate=%.2f cpu_ms_per_sig=%.4f "
-           "sig_len=%lu vcsw=%ld ivcsw=%ld\n",
+           "sig_len=%lu in_len=%lu vcsw=%ld ivcsw=%ld\n",
            threads, total, elapsed, (double)total / elapsed,
            total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0, (unsigned long)w[0].sig0_len,
-           vcs1 - vcs0, ivcs1 - ivcs0);
+           (unsigned long)cfg.in_len, vcs1 - vcs0, ivcs1 - ivcs0);
     ret = 0;
 
 free_workers:

@@ -9,17 +9,31 @@
 #     each with 1 and 2 threads, and the ratios against the targets;
 #   - module load + C_Initialize + C_GetSlotList + C_GetTokenInfo per slot
 #     over a folder of 1,000 containers.
+# With the first NCA GOST 2015 container GOST512_*.p12 of
+# $KZP11_SHARED/fixtures/nca/gost2015:
+#   - GOST R 34.10-2012 512-bit signatures/s through kzp11 (bench_pkcs11),
+#     CKM_GOSTR3410_512 over 64-byte digests and
+#     CKM_GOSTR3410_WITH_GOSTR3411_12_512 over 32-byte messages, 1 and 2
+#     threads, against the gost engine's EVP_PKEY_sign over 64-byte digests
+#     on a TC26-512-A key of its own (bench_gost_engine), 1 thread; one
+#     signature of each kzp11 mechanism is verified with the engine and the
+#     container's public key (outside the timing);
+#   - Streebog-512 MB/s of kzp11's code against the gost engine
+#     (bench_gost_hash).
 # Prints a table with PASS/MISS per target. Exit status: 0 when every
 # measurement ran (even if a target was missed: benchmarks report, they do
-# not gate), 1 when one could not run or the back ends disagree on a
-# signature, 2 on bad setup (missing harness programs or fixture).
+# not gate), 1 when one could not run (a missing GOST fixture or gost engine
+# included) or the back ends disagree on a signature, 2 on bad setup
+# (missing harness programs or RSA fixture).
 #
 # Environment:
 #   KZP11_BUILDDIR   build dir (or the first argument); the module is
 #                    BUILDDIR/.libs/kzp11.so and the harnesses BUILDDIR/bench/
 #   KZP11_MODULE     the module to test (overrides the build dir)
 #   KZP11_SRCDIR     source dir (default: the parent of this script's folder)
-#   BENCH_BINDIR     where bench_pkcs11 and bench_openssl are
+#   KZP11_SHARED     shared fixtures (default: KZP11_SRCDIR/../shared)
+#   BENCH_BINDIR     where bench_pkcs11, bench_openssl, bench_gost_engine
+#                    and bench_gost_hash are
 #   BENCH_SECONDS    duration of each signing measurement (default 3)
 #   BENCH_ROUNDS     repeat the signing measurements, keep the best (default 1)
 #   BENCH_RETRIES    repeat a signing run preempted by other processes, keep
@@ -35,6 +49,7 @@ export LC_ALL
 
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=${KZP11_SRCDIR:-$(dirname "$here")}
+shared=${KZP11_SHARED:-$srcdir/../shared}
 builddir=${1:-${KZP11_BUILDDIR:-}}
 if [ -n "${BENCH_BINDIR:-}" ]; then
     bindir=$BENCH_BINDIR
@@ -60,6 +75,8 @@ p12pass=Qwerty12
 
 bench_pkcs11=$bindir/bench_pkcs11
 bench_openssl=$bindir/bench_openssl
+bench_gost_engine=$bindir/bench_gost_engine
+bench_gost_hash=$bindir/bench_gost_hash
 
 die() {
     echo "run-bench.sh: $*" >&2
@@ -76,7 +93,7 @@ if [ "$rounds" -lt 1 ] || [ "$load_runs" -lt 1 ] || [ "$ncont" -lt 1 ]; then
     die "BENCH_ROUNDS, BENCH_LOAD_RUNS and BENCH_CONTAINERS must be at least 1"
 fi
 
-for prog in "$bench_pkcs11" "$bench_openssl"; do
+for prog in "$bench_pkcs11" "$bench_openssl" "$bench_gost_engine" "$bench_gost_hash"; do
     [ -x "$prog" ] || die "$prog not built (run 'make bench', or set BENCH_BINDIR)"
 done
 fixture=
@@ -89,6 +106,14 @@ fixture_name=$(basename "$fixture" .p12)
 # CKA_ID = the certificate's SKI = the hex in the NCA file name.
 token_label=$(printf '%s' "$fixture_name" | cut -c1-32)
 key_id=${fixture_name##*_}
+# The GOST one: its absence costs the GOST signing figures, not the run.
+gost_fixture=
+for f in "$shared"/fixtures/nca/gost2015/GOST512_*.p12; do
+    [ -f "$f" ] && gost_fixture=$f && break
+done
+gost_name=$(basename "${gost_fixture:-none.p12}" .p12)
+gost_label=$(printf '%s' "$gost_name" | cut -c1-32)
+gost_id=${gost_name##*_}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kzp11-bench.XXXXXX") || die "mktemp failed"
 # shellcheck disable=SC2317 # called through the trap
@@ -123,6 +148,11 @@ echo "== kzp11 benchmarks ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 echo "   source $srcdir"
 echo "   module ${module:-<none>}"
 echo "   fixture $fixture_name.p12, $secs s per signing measurement, $rounds round(s)"
+if [ -n "$gost_fixture" ]; then
+    echo "   GOST fixture $gost_name.p12"
+else
+    echo "   GOST fixture <none in $shared/fixtures/nca/gost2015>"
+fi
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 load1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
@@ -189,6 +219,25 @@ sed "s|.*|$tmp/ks-many/RSA256_&.p12|" "$tmp/names.txt" |
     xargs -n 200 sh -c 'tee "$@" >/dev/null <"$0"' "$fixture"
 made=$(find "$tmp/ks-many" -name '*.p12' | wc -l)
 [ "$made" -eq "$ncont" ] || die "made $made containers instead of $ncont"
+
+# GOST: a folder with just the GOST container, and its certificate to
+# verify kzp11's signatures with the gost engine.
+gost_ok=0
+if [ -z "$gost_fixture" ]; then
+    echo "run-bench.sh: no GOST512_*.p12 under $shared/fixtures/nca/gost2015 (set KZP11_SHARED)"
+    note "no GOST 2015 container under $shared/fixtures/nca/gost2015: GOST signing through kzp11 not measured"
+    failures=$((failures + 1))
+elif [ "$kzp11_ok" = 1 ]; then
+    gost_ok=1
+    mkdir -p "$tmp/ks-gost"
+    cp "$gost_fixture" "$tmp/ks-gost/"
+    if ! openssl pkcs12 -legacy -nokeys -passin "pass:$p12pass" -in "$gost_fixture" \
+            -out "$tmp/gost-cert.pem" 2>"$tmp/gost-cert.err"; then
+        sed 's/^/      /' "$tmp/gost-cert.err"
+        note "cannot extract the certificate of $gost_name.p12: kzp11's GOST signatures not verified"
+        rm -f "$tmp/gost-cert.pem"
+    fi
+fi
 
 # ---------------------------------------------------------------------------
 # Measurements
@@ -320,6 +369,85 @@ if [ -n "$sigcheck" ]; then
     failures=$((failures + 1))
 fi
 
+# The two kzp11 GOST measurements: graw signs 64-byte digests
+# (CKM_GOSTR3410_512), gdig 32-byte messages it hashes with Streebog-512
+# itself (CKM_GOSTR3410_WITH_GOSTR3411_12_512). bench_pkcs11 -m names:
+gost_mech() {
+    case $1 in
+    graw) echo gostr3410-512 ;;
+    gdig) echo gostr3410-with-gostr3411-12-512 ;;
+    esac
+}
+# ... and shorter ones for the output.
+gost_mech_short() {
+    case $1 in
+    graw) echo gostr3410-512 ;;
+    gdig) echo with-gostr3411-12-512 ;;
+    esac
+}
+
+echo
+echo "== signing: GOST R 34.10-2012 512-bit (GOST 2015), TC26-512-A curve; the engine and"
+echo "   gostr3410-512 sign 64-byte digests, with-gostr3411-12-512 hashes 32-byte messages"
+round=1
+while [ "$round" -le "$rounds" ]; do
+    [ "$rounds" -gt 1 ] && echo "   round $round of $rounds"
+    for t in 1 2; do
+        # The engine's figure is for 1 thread: the target compares 1 thread.
+        if [ "$t" = 1 ]; then
+            measure "geng$t" "gost engine EVP_PKEY_sign, $t thread(s)" \
+                "$bench_gost_engine" sign -P A -t "$t" -d "$secs" || mark_failed "geng$t"
+        fi
+        [ "$gost_ok" = 1 ] || continue
+        for k in graw gdig; do
+            measure "$k$t" "kzp11 $(gost_mech_short "$k"), $t thread(s)" \
+                env KZP11_KEYSTORE="$tmp/ks-gost" "$bench_pkcs11" sign "$module" \
+                -l "$gost_label" -p "$p12pass" -i "$gost_id" -m "$(gost_mech "$k")" \
+                -t "$t" -d "$secs" -s "$tmp/sig-$k" || mark_failed "$k$t"
+        done
+    done
+    round=$((round + 1))
+done
+
+# Outside the timing: every signature is s || r, 2 x 64 bytes, and the gost
+# engine accepts kzp11's signature of input 0 under the container's public
+# key. Input 0 is bench_common.h's message 0 (32 bytes), repeated to 64
+# bytes for the raw mechanism.
+if [ "$gost_ok" = 1 ]; then
+    printf 'kzp11 bench message %010d.\n' 0 >"$tmp/gost-msg0"
+    cat "$tmp/gost-msg0" "$tmp/gost-msg0" >"$tmp/gost-dig0"
+    for spec in "graw:$tmp/gost-dig0:" "gdig:$tmp/gost-msg0:-H"; do
+        k=${spec%%:*}
+        rest=${spec#*:}
+        in=${rest%%:*}
+        hflag=${rest#*:}
+        for t in 1 2; do
+            eval "r=\${rate_$k$t:-}"
+            [ -n "$r" ] || continue
+            len=$(field sig_len "$tmp/$k$t.out")
+            if [ "$len" != 128 ]; then
+                echo "   kzp11 $(gost_mech_short "$k"), $t thread(s): C_Sign gave $len bytes, expected 128"
+                note "kzp11 $(gost_mech "$k") signatures are $len bytes, not 128"
+                failures=$((failures + 1))
+            fi
+        done
+        if [ ! -f "$tmp/sig-$k" ] || [ ! -f "$tmp/gost-cert.pem" ]; then
+            continue
+        fi
+        printf '   %-44s ' "engine verifies kzp11 $(gost_mech_short "$k")"
+        # shellcheck disable=SC2086 # hflag is one word or none
+        if "$bench_gost_engine" verify -c "$tmp/gost-cert.pem" -i "$in" -s "$tmp/sig-$k" $hflag \
+                >"$tmp/verify-$k.out" 2>&1; then
+            echo "OK (signature of input 0, 128 bytes)"
+        else
+            echo "FAILED"
+            sed 's/^/      /' "$tmp/verify-$k.out"
+            note "SIGNATURE REJECTED: the gost engine does not verify kzp11's $(gost_mech "$k") signature of input 0 with the container's public key"
+            failures=$((failures + 1))
+        fi
+    done
+fi
+
 echo
 echo "== load: dlopen, C_Initialize, C_GetSlotList(TRUE), C_GetTokenInfo per slot, C_Finalize, dlclose"
 if [ "$kzp11_ok" = 1 ]; then
@@ -353,16 +481,18 @@ else
     failures=$((failures + 1))
 fi
 
-# Optional: the GOST hash benchmark, if a teammate's program was built.
-if [ -x "$bindir/bench_gost_hash" ]; then
-    echo
-    echo "== GOST hash ($bindir/bench_gost_hash)"
-    "$bindir/bench_gost_hash" >"$tmp/gost.out" 2>&1
-    rc=$?
-    sed 's/^/   /' "$tmp/gost.out"
-    if [ "$rc" -ne 0 ]; then
-        note "bench_gost_hash exited with status $rc (optional, not counted)"
-    fi
+echo
+echo "== GOST hash: MB/s over 8 KiB messages, kzp11's code against the gost engine's EVP_Digest"
+hash_ok=0
+"$bench_gost_hash" >"$tmp/gost-hash.out" 2>&1
+rc=$?
+grep -v '^RESULT ' "$tmp/gost-hash.out" | sed 's/^/   /'
+if [ "$rc" -eq 0 ] && [ -n "$(field streebog512_engine "$tmp/gost-hash.out")" ]; then
+    hash_ok=1
+else
+    echo "   FAILED (bench_gost_hash exit status $rc)"
+    note "bench_gost_hash failed (status $rc): Streebog not measured"
+    failures=$((failures + 1))
 fi
 
 # ---------------------------------------------------------------------------
@@ -378,8 +508,9 @@ fmt_rate() {
     fi
 }
 
-# ratio DESCRIPTION NUM DEN [OP TARGET]: prints the ratio and, with a
-# target, PASS or MISS (and the shortfall).
+# ratio DESCRIPTION NUM DEN [OP TARGET [AIM]]: prints the ratio and, with a
+# target, PASS or MISS (and the shortfall); with an aim beyond the target,
+# whether that was reached too.
 ratio() {
     desc=$1
     num=$2
@@ -388,13 +519,28 @@ ratio() {
         printf '%-46s %12s\n' "$desc" "n/a"
         return
     fi
-    awk -v d="$desc" -v a="$num" -v b="$den" -v op="${4:-}" -v t="${5:-}" 'BEGIN {
+    awk -v d="$desc" -v a="$num" -v b="$den" -v op="${4:-}" -v t="${5:-}" -v aim="${6:-}" 'BEGIN {
         r = a / b
         if (op == "") { printf "%-46s %12.3f %-8s %9s   %s\n", d, r, "", "", "info"; exit }
         ok = (op == ">=") ? (r >= t) : (r <= t)
         status = ok ? "PASS" : sprintf("MISS (%.1f%% short)", (t - r) / t * 100)
+        if (aim != "") {
+            reached = (op == ">=") ? (r >= aim) : (r <= aim)
+            status = status (reached ? sprintf(", aim %s reached", aim) \
+                                     : sprintf(", aim %s not reached (%.1f%% short)", aim,
+                                               (aim - r) / aim * 100))
+        }
         printf "%-46s %12.3f %-8s %9s   %s %s  %s\n", d, r, "", "", op, t, status
     }'
+}
+
+# value_row DESCRIPTION VALUE UNIT: a measured figure other than a rate.
+value_row() {
+    if [ -n "$2" ]; then
+        printf '%-46s %12.1f %s\n' "$1" "$2" "$3"
+    else
+        printf '%-46s %12s\n' "$1" "NOT RUN"
+    fi
 }
 
 load_row() {
@@ -451,6 +597,25 @@ load_row many median_ms "kzp11 load, $ncont containers, median" 20
 load_row many first_ms "kzp11 load, $ncont containers, first (cold)"
 load_row many min_ms "kzp11 load, $ncont containers, min"
 load_row one median_ms "kzp11 load, 1 container, median"
+fmt_rate geng1 "GOST 512: gost engine EVP_PKEY_sign, 1 thread"
+fmt_rate graw1 "GOST 512: kzp11 gostr3410-512, 1 thread"
+fmt_rate graw2 "GOST 512: kzp11 gostr3410-512, 2 threads"
+fmt_rate gdig1 "GOST 512: kzp11 with-gostr3411-12-512, 1 thr"
+fmt_rate gdig2 "GOST 512: kzp11 with-gostr3411-12-512, 2 thr"
+ratio "GOST 512: kzp11 raw / gost engine, 1 thread" "${rate_graw1:-}" "${rate_geng1:-}" ">=" 1.0 1.5
+ratio "GOST 512: kzp11 with-3411 / engine, 1 thread" "${rate_gdig1:-}" "${rate_geng1:-}"
+ratio "GOST 512: kzp11 raw 2 threads / 1 thread" "${rate_graw2:-}" "${rate_graw1:-}"
+ratio "CPU per sig: GOST 512 kzp11 raw / engine" "${cpu_graw1:-}" "${cpu_geng1:-}"
+if [ "$hash_ok" = 1 ]; then
+    sb_kz=$(field streebog512_kzp11 "$tmp/gost-hash.out")
+    sb_eng=$(field streebog512_engine "$tmp/gost-hash.out")
+else
+    sb_kz=
+    sb_eng=
+fi
+value_row "Streebog-512: kzp11" "$sb_kz" "MB/s"
+value_row "Streebog-512: gost engine EVP_Digest" "$sb_eng" "MB/s"
+ratio "Streebog-512: kzp11 / gost engine" "$sb_kz" "$sb_eng" ">=" 1.0 1.5
 if [ "${load_free_many:-0}" -gt 0 ]; then
     note "besides the $ncont containers kzp11 shows $load_free_many free (uninitialized) token in the folder; the load test queries it too"
 fi

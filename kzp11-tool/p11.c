@@ -78,11 +78,11 @@ static const struct {
     { CKR_ATTRIBUTE_READ_ONLY, "CKR_ATTRIBUTE_READ_ONLY", NULL },
     { CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE", NULL },
     { CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID", "the token does not support this kind of object" },
-    { CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID", "the token refused a value (for a certificate: not a valid one)" },
+    { CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID", "the token refused a value; a certificate must be valid DER" },
     { CKR_DATA_INVALID, "CKR_DATA_INVALID", NULL },
     { CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE", NULL },
     { CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR", "the token or its file could not be read or written" },
-    { CKR_DEVICE_MEMORY, "CKR_DEVICE_MEMORY", "no room on the token (a file container holds one key)" },
+    { CKR_DEVICE_MEMORY, "CKR_DEVICE_MEMORY", "no room on the token; a file container holds one key" },
     { CKR_DEVICE_REMOVED, "CKR_DEVICE_REMOVED", "the token was removed" },
     { CKR_FUNCTION_CANCELED, "CKR_FUNCTION_CANCELED", NULL },
     { CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED", "the module does not implement this" },
@@ -96,7 +96,7 @@ static const struct {
     { CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE", NULL },
     { CKR_OPERATION_NOT_INITIALIZED, "CKR_OPERATION_NOT_INITIALIZED", NULL },
     { CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT", "wrong password" },
-    { CKR_PIN_INVALID, "CKR_PIN_INVALID", "the password breaks the token's rules (Latin upper- and lower-case letters and digits)" },
+    { CKR_PIN_INVALID, "CKR_PIN_INVALID", "the password breaks the token's rules: Latin upper- and lower-case letters and digits" },
     { CKR_PIN_LEN_RANGE, "CKR_PIN_LEN_RANGE", "the password is too short or too long" },
     { CKR_PIN_EXPIRED, "CKR_PIN_EXPIRED", "the password has expired" },
     { CKR_PIN_LOCKED, "CKR_PIN_LOCKED", "the PIN is locked" },
@@ -111,7 +111,7 @@ static const struct {
     { CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID", NULL },
     { CKR_SIGNATURE_LEN_RANGE, "CKR_SIGNATURE_LEN_RANGE", NULL },
     { CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE", NULL },
-    { CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT", "the token refused the object (for a certificate: it is not for this token's key)" },
+    { CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT", "the token refused the object; a certificate must be for the token's key" },
     { CKR_TOKEN_NOT_PRESENT, "CKR_TOKEN_NOT_PRESENT", "no token in the slot" },
     { CKR_TOKEN_NOT_RECOGNIZED, "CKR_TOKEN_NOT_RECOGNIZED", NULL },
     { CKR_TOKEN_WRITE_PROTECTED, "CKR_TOKEN_WRITE_PROTECTED", "the token is write-protected" },
@@ -270,6 +270,29 @@ int kzt_open_session(kzt_p11 *m, CK_SLOT_ID slot, int rw, int login,
     return rc;
 }
 
+int kzt_token_begin(kzt_p11 *m, const kzt_opts *o, int rw, int login,
+                    CK_SLOT_ID *slot, CK_SESSION_HANDLE *sess)
+{
+    int rc;
+
+    *sess = CK_INVALID_HANDLE;
+    if ((rc = kzt_p11_load(m, kzt_module_path(o))) != KZT_OK)
+        return rc;
+    rc = kzt_find_token(m, o->token, slot);
+    if (rc == KZT_OK)
+        rc = kzt_open_session(m, *slot, rw, login, o, sess);
+    if (rc != KZT_OK)
+        kzt_p11_unload(m);
+    return rc;
+}
+
+void kzt_token_end(kzt_p11 *m, CK_SESSION_HANDLE sess)
+{
+    if (sess != CK_INVALID_HANDLE && m->f)
+        m->f->C_CloseSession(sess);
+    kzt_p11_unload(m);
+}
+
 CK_RV kzt_attr(kzt_p11 *m, CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
                CK_ATTRIBUTE_TYPE type, unsigned char **val, CK_ULONG *len)
 {
@@ -302,6 +325,15 @@ CK_RV kzt_attr_ulong(kzt_p11 *m, CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
     CK_ATTRIBUTE a = { type, val, sizeof(*val) };
 
     return m->f->C_GetAttributeValue(sess, obj, &a, 1);
+}
+
+void kzt_add_attr(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, const void *val, size_t len)
+{
+    t[*n].type = type;
+    /* CK_ATTRIBUTE has no const member; the module only reads it here. */
+    t[*n].pValue = (void *)val;
+    t[*n].ulValueLen = (CK_ULONG)len;
+    (*n)++;
 }
 
 CK_RV kzt_find(kzt_p11 *m, CK_SESSION_HANDLE sess, CK_ATTRIBUTE *tmpl,

@@ -45,6 +45,14 @@ int kzt_open_session(kzt_p11 *m, CK_SLOT_ID slot, int rw, int login,
 int kzt_login(kzt_p11 *m, CK_SESSION_HANDLE sess, const char *token_label,
               const kzt_opts *o);
 
+/* The usual start of a command: load the module, find --token, open a
+ * session (rw: read/write) and log in when asked. Exit code; on failure
+ * everything is undone. */
+int kzt_token_begin(kzt_p11 *m, const kzt_opts *o, int rw, int login,
+                    CK_SLOT_ID *slot, CK_SESSION_HANDLE *sess);
+/* Closes the session (if any) and unloads the module. */
+void kzt_token_end(kzt_p11 *m, CK_SESSION_HANDLE sess);
+
 /* An attribute's value in a malloc'd buffer (an empty value gives a 1-byte
  * buffer and *len = 0). CKR_OK or the call's error. */
 CK_RV kzt_attr(kzt_p11 *m, CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
@@ -52,6 +60,9 @@ CK_RV kzt_attr(kzt_p11 *m, CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
 /* A CK_ULONG attribute; CKR_OK or the call's error. */
 CK_RV kzt_attr_ulong(kzt_p11 *m, CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
                      CK_ATTRIBUTE_TYPE type, CK_ULONG *val);
+
+/* Appends one attribute to a template (no copy of val is made). */
+void kzt_add_attr(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, const void *val, size_t len);
 
 /* Up to max handles matching the template. CKR_OK or the call's error. */
 CK_RV kzt_find(kzt_p11 *m, CK_SESSION_HANDLE sess, CK_ATTRIBUTE *tmpl,

@@ -37,22 +37,27 @@ typedef enum {
  * encrypted part after it. Without a certificate (a freshly generated key
  * awaiting its certificate) the file holds the key part only.
  *
- * Both bags carry localKeyID = local_key_id (left out when id_len is 0) and
- * friendlyName = friendly_name (UTF-8, stored as BMPString; left out when
- * NULL or ""). NCA files use the certificate's SKI and its lowercase hex.
+ * Both bags carry localKeyID = local_key_id (at most 64 bytes; left out
+ * when id_len is 0) and friendlyName = friendly_name (UTF-8, under 256
+ * bytes, stored as BMPString; left out when NULL or ""): the limits are
+ * what kz_p12_open returns. NCA files use the certificate's SKI and its
+ * lowercase hex.
  * Attributes are written in DER order, which for the NCA's 20-byte ID and
  * 40-character name is the NCA's order (localKeyID, friendlyName).
  *
  * pass is UTF-8 (pass_len bytes, no terminator needed), treated as
  * kz_p12_open treats it. All cryptography, salts and IVs come from libctx
  * (KZ_P12_WRITE_NCA needs the legacy provider in it). Every copy of the
- * password and of the plaintext key made here is wiped.
+ * password and of the plaintext key made here is wiped. The file is read
+ * back with kz_p12_open and compared with the input before it is returned
+ * (see p12_writer.c for why), which doubles the cost of a PBES2 file.
  *
  * Returns CKR_OK with *out malloc'd (the caller frees it) and *out_len set;
  * CKR_ARGUMENTS_BAD for NULL pointers where data is required, pkcs8 or cert
- * not a single well-formed DER structure, an unknown fmt, or a friendly name
- * that is not UTF-8 within the BMP; CKR_HOST_MEMORY; CKR_FUNCTION_FAILED
- * (e.g. an algorithm missing from libctx). On error *out is NULL and
+ * not a single well-formed DER structure, an unknown fmt, an ID or name
+ * over the limits, or a name that is not UTF-8 within the BMP;
+ * CKR_HOST_MEMORY; CKR_FUNCTION_FAILED (e.g. an algorithm missing from
+ * libctx, or a file that did not read back). On error *out is NULL and
  * *out_len 0. */
 CK_RV kz_p12_build(const unsigned char *pkcs8, size_t pkcs8_len,
                    const unsigned char *cert, size_t cert_len,

@@ -571,14 +571,17 @@ static int choose_encoding(const kz_gost_key *k, int kazakh, encoding *e)
         if (c->field_len != 64)
             return 0;
         e->alg = der_ru_2012_512; e->alg_len = sizeof(der_ru_2012_512);
-        e->hash = der_streebog512; e->hash_len = sizeof(der_streebog512);
+        /* The sets TC26 defined in twisted Edwards form (256-A, 512-C)
+         * came after RFC 4491; RFC 9215 and the engine write them without
+         * a digest OID, the older sets with one. */
+        if (!c->twisted_edwards) {
+            e->hash = der_streebog512; e->hash_len = sizeof(der_streebog512);
+        }
         break;
     case KZ_GOST_HASH_STREEBOG256:
         if (c->field_len != 32)
             return 0;
         e->alg = der_ru_2012_256; e->alg_len = sizeof(der_ru_2012_256);
-        /* The 256-bit TC26 set is the only twisted Edwards curve of that
-         * size; RFC 9215 and the engine leave its digest OID out. */
         if (!c->twisted_edwards) {
             e->hash = der_streebog256; e->hash_len = sizeof(der_streebog256);
         }

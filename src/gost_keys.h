@@ -138,13 +138,16 @@ size_t kz_gost_hash_len(kz_gost_hash h);
  * (kz_gost_key_kazakh_encodable says so beforehand).
  *
  * kazakh == 0 writes what OpenSSL's gost engine (libengine-gost-openssl
- * 3.0.1) writes itself, which is RFC 9215 / RFC 4491 with the Russian OIDs:
- *   Streebog-512, 512-bit curve   1.2.643.7.1.1.1.2 {curve, 1.2.643.7.1.1.2.3}
- *   Streebog-256, TC26-256-A      1.2.643.7.1.1.1.1 {curve}   (RFC 9215: no
- *                                 digestParamSet for the TC26 256-bit sets)
+ * 3.0.1) writes itself (the unit test compares them byte for byte), which
+ * is RFC 9215 / RFC 4491 with the Russian OIDs:
+ *   Streebog-512, TC26-512-A/B    1.2.643.7.1.1.1.2 {curve, 1.2.643.7.1.1.2.3}
+ *   Streebog-512, TC26-512-C      1.2.643.7.1.1.1.2 {curve}
+ *   Streebog-256, TC26-256-A      1.2.643.7.1.1.1.1 {curve}
  *   Streebog-256, CryptoPro curve 1.2.643.7.1.1.1.1 {curve, 1.2.643.7.1.1.2.2}
  *   GOST R 34.11-94 (either set)  1.2.643.2.2.19 {curve, 1.2.643.2.2.30.1 or
  *                                 .30.0}; CryptoPro curves only
+ * (no digest OID for the two sets TC26 defined in twisted Edwards form;
+ * the engine labels every 2001 key .30.1, we keep the key's own set)
  * with the curve's primary (TC26 / CryptoPro) OID, and privateKey = the n
  * scalar bytes little-endian with no inner wrapper, the engine's default
  * form (it reads the wrapped and INTEGER forms too, as does the decoder).

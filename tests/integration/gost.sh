@@ -23,33 +23,6 @@ printf 'The document to sign, GOST 2015 edition.\n' >"$KZ_TMP/data"
 cp "$KZ_TMP/data" "$KZ_TMP/data.bad"
 printf 'x' >>"$KZ_TMP/data.bad"
 
-# tc26_pubkey CERT.der OUT.pem: the certificate's GOST 512 public key as a
-# SubjectPublicKeyInfo with the TC26 algorithm and curve OIDs.
-tc26_pubkey() {
-    # The first BIT STRING of a certificate is its subjectPublicKey.
-    off=$(openssl asn1parse -inform DER -in "$1" | awk -F: '/BIT STRING/ { print $1; exit }' | tr -d ' ')
-    [ -n "$off" ] || fail "no BIT STRING in $1"
-    hex=$(openssl asn1parse -inform DER -in "$1" -strparse "$off" |
-        sed -n 's/.*OCTET STRING *\[HEX DUMP\]://p')
-    [ "${#hex}" -eq 256 ] || fail "$1: expected a 128-byte GOST 512 key, got '${hex}'"
-    cat >"$KZ_TMP/spki.cnf" <<CNF
-asn1=SEQUENCE:spki
-[spki]
-alg=SEQUENCE:alg
-key=FORMAT:HEX,BITSTRING:048180$hex
-[alg]
-oid=OID:1.2.643.7.1.1.1.2
-params=SEQUENCE:params
-[params]
-curve=OID:1.2.643.7.1.2.1.2.1
-digest=OID:1.2.643.7.1.1.2.3
-CNF
-    openssl asn1parse -genconf "$KZ_TMP/spki.cnf" -out "$KZ_TMP/spki.der" >/dev/null ||
-        fail "cannot build the TC26 SubjectPublicKeyInfo"
-    openssl pkey -engine gost -pubin -inform DER -in "$KZ_TMP/spki.der" -out "$2" 2>"$KZ_TMP/pkey.err" ||
-        { kz_show "$KZ_TMP/pkey.err"; fail "the gost engine rejects the re-labelled key of $1"; }
-}
-
 n=0
 for p12 in "$GOST_DIR"/GOST512_*.p12; do
     base=$(basename "$p12" .p12)
