@@ -20,11 +20,13 @@
  *       does not know, so the key is taken as a TC26-512-A key whatever its
  *       certificate calls it. INPUT is the 64-byte digest that was signed,
  *       or with -H a message hashed here with the engine's Streebog-512.
- *       Exit 0 when the signature is valid, 1 when it is not or on error.
+ *       Exit 0 when the signature is valid, 1 when the engine rejects it,
+ *       3 when it could not be checked (no engine, unreadable files, a
+ *       certificate without a GOST 2012-512 key).
  *
  * sign ends with one "RESULT key=value ..." line for scripts, in the same
- * format as bench_pkcs11 and bench_openssl. Exit status: 0 ok, 1 failure
- * (including an engine that cannot be loaded), 2 usage. */
+ * format as bench_pkcs11 and bench_openssl. Exit status of sign: 0 ok,
+ * 1 failure (including an engine that cannot be loaded), 2 usage. */
 #define OPENSSL_SUPPRESS_DEPRECATED   /* the gost engine is only an ENGINE */
 
 #include <unistd.h>
@@ -171,7 +173,8 @@ static EVP_PKEY *gost_keygen(ENGINE *e, const char *paramset)
     return pkey;
 }
 
-/* 1 if sig is a valid signature of the len-byte digest `in` under pkey. */
+/* 1 if sig is a valid signature of the len-byte digest `in` under pkey,
+ * 0 if it is not, -1 if the engine could not check it (message printed). */
 static int gost_verify(ENGINE *e, EVP_PKEY *pkey, const unsigned char *in, size_t len,
                        const unsigned char *sig, size_t siglen)
 {
@@ -180,17 +183,19 @@ static int gost_verify(ENGINE *e, EVP_PKEY *pkey, const unsigned char *in, size_
 
     if (ctx == NULL) {
         ossl_fail("EVP_PKEY_CTX_new");
-        return 0;
+        return -1;
     }
     if (EVP_PKEY_verify_init(ctx) != 1) {
         ossl_fail("EVP_PKEY_verify_init");
         EVP_PKEY_CTX_free(ctx);
-        return 0;
+        return -1;
     }
     r = EVP_PKEY_verify(ctx, sig, siglen, in, len);
     EVP_PKEY_CTX_free(ctx);
-    if (r < 0)
+    if (r < 0) {
         ossl_fail("EVP_PKEY_verify");
+        return -1;
+    }
     ERR_clear_error();
     return r == 1;
 }
@@ -277,7 +282,7 @@ static int run_sign(int argc, char **argv)
     /* The engine must accept what it made, or the figures mean nothing. */
     bench_input(0, in0, sizeof(in0));
     for (i = 0; i < threads; i++) {
-        if (!gost_verify(cfg.e, cfg.pkey, in0, sizeof(in0), w[i].sig0, w[i].sig0_len)) {
+        if (gost_verify(cfg.e, cfg.pkey, in0, sizeof(in0), w[i].sig0, w[i].sig0_len) != 1) {
             fprintf(stderr, "bench_gost_engine: thread %ld: the engine does not verify its own "
                             "signature of input 0\n", i);
             goto free_workers;
@@ -429,7 +434,7 @@ static int run_verify(int argc, char **argv)
     EVP_PKEY *pkey = NULL;
     X509 *x = NULL;
     ENGINE *e = NULL;
-    int opt, hash = 0, ret = 1;
+    int opt, hash = 0, ret = 3, r;
 
     while ((opt = getopt(argc, argv, "c:i:s:H")) != -1) {
         switch (opt) {
@@ -452,6 +457,7 @@ static int run_verify(int argc, char **argv)
     if (sig_len != SIG_LEN) {
         fprintf(stderr, "bench_gost_engine: %s: %lu bytes, a GOST 2012-512 signature has %d\n",
                 sigfile, (unsigned long)sig_len, SIG_LEN);
+        ret = 1;
         goto out;
     }
     x = read_cert(cert, cert_len);
@@ -480,11 +486,13 @@ static int run_verify(int argc, char **argv)
         memcpy(md, in, DIGEST_LEN);
         md_len = DIGEST_LEN;
     }
-    if (gost_verify(e, pkey, md, md_len, sig, sig_len)) {
+    r = gost_verify(e, pkey, md, md_len, sig, sig_len);
+    if (r == 1) {
         printf("verify: the gost engine accepts the signature\n");
         ret = 0;
-    } else {
+    } else if (r == 0) {
         printf("verify: the gost engine REJECTS the signature\n");
+        ret = 1;
     }
 
 out:

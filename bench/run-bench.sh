@@ -436,13 +436,20 @@ if [ "$gost_ok" = 1 ]; then
         fi
         printf '   %-44s ' "engine verifies kzp11 $(gost_mech_short "$k")"
         # shellcheck disable=SC2086 # hflag is one word or none
-        if "$bench_gost_engine" verify -c "$tmp/gost-cert.pem" -i "$in" -s "$tmp/sig-$k" $hflag \
-                >"$tmp/verify-$k.out" 2>&1; then
+        "$bench_gost_engine" verify -c "$tmp/gost-cert.pem" -i "$in" -s "$tmp/sig-$k" $hflag \
+            >"$tmp/verify-$k.out" 2>&1
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
             echo "OK (signature of input 0, 128 bytes)"
+        elif [ "$rc" -eq 1 ]; then
+            echo "REJECTED"
+            sed 's/^/      /' "$tmp/verify-$k.out"
+            note "SIGNATURE REJECTED: the gost engine does not verify kzp11's $(gost_mech "$k") signature of input 0 with the container's public key"
+            failures=$((failures + 1))
         else
             echo "FAILED"
             sed 's/^/      /' "$tmp/verify-$k.out"
-            note "SIGNATURE REJECTED: the gost engine does not verify kzp11's $(gost_mech "$k") signature of input 0 with the container's public key"
+            note "could not verify kzp11's $(gost_mech "$k") signature with the gost engine (bench_gost_engine verify: status $rc)"
             failures=$((failures + 1))
         fi
     done

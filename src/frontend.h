@@ -19,6 +19,12 @@
 /* Blank-pads a string into a fixed-width PKCS#11 field. */
 void kz_pad_field(unsigned char *dst, size_t len, const char *src);
 
+typedef enum { KZ_USE_SIGN, KZ_USE_VERIFY, KZ_USE_DECRYPT, KZ_USE_ENCRYPT } kz_op_use;
+/* The key object an operation's Init names, checked for that use with
+ * mechanism m (src/op_key.c). Module lock held. */
+CK_RV kz_op_key(kz_session *s, kz_slot *slot, CK_OBJECT_HANDLE h, const kz_mech *m,
+                kz_op_use use, kz_object **out);
+
 /* Sign/verify share their Init logic (src/p11_sign.c). */
 CK_RV kz_sig_op_init(kz_session *s, kz_slot *slot, kz_sig_op *op, CK_MECHANISM_PTR mech,
                      CK_OBJECT_HANDLE key, int for_sign);

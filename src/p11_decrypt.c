@@ -24,28 +24,9 @@ CK_RV kz_crypt_op_init(kz_session *s, kz_slot *slot, kz_crypt_op *op, CK_MECHANI
         return CKR_MECHANISM_INVALID;
     if ((rv = kz_enter()) != CKR_OK)
         return rv;
-    if (!slot || !slot->present) {
-        rv = CKR_DEVICE_REMOVED;
+    rv = kz_op_key(s, slot, key, m, for_decrypt ? KZ_USE_DECRYPT : KZ_USE_ENCRYPT, &o);
+    if (rv != CKR_OK)
         goto out;
-    }
-    s->user_now = slot->user;
-    o = kz_objects_get(key);
-    if (!o || !kz_object_visible(o, s) || !o->pub) {
-        rv = CKR_KEY_HANDLE_INVALID;
-        goto out;
-    }
-    if (for_decrypt ? (o->cls != CKO_PRIVATE_KEY || !o->key) : o->cls != CKO_PUBLIC_KEY) {
-        rv = CKR_KEY_TYPE_INCONSISTENT;
-        goto out;
-    }
-    if (!kz_attrs_get_bool(&o->attrs, for_decrypt ? CKA_DECRYPT : CKA_ENCRYPT, CK_FALSE)) {
-        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-        goto out;
-    }
-    if (kz_pkey_type(o->pub) != m->key_type) {
-        rv = CKR_KEY_TYPE_INCONSISTENT;
-        goto out;
-    }
     rv = kz_mech_enc_params(m, mech, &op->params);
     if (rv != CKR_OK)
         goto out;

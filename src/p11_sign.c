@@ -10,19 +10,6 @@
  * RSA-8192 block. */
 #define RAW_LIMIT 1024
 
-static int token_has_mechanism(kz_slot *slot, CK_MECHANISM_TYPE type)
-{
-    const CK_MECHANISM_TYPE *list;
-    size_t n;
-
-    if (slot->token.ops->get_mechanisms(&slot->token, &list, &n) != CKR_OK)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (list[i] == type)
-            return 1;
-    return 0;
-}
-
 CK_RV kz_sig_op_init(kz_session *s, kz_slot *slot, kz_sig_op *op, CK_MECHANISM_PTR mech,
                      CK_OBJECT_HANDLE key, int for_sign)
 {
@@ -39,33 +26,9 @@ CK_RV kz_sig_op_init(kz_session *s, kz_slot *slot, kz_sig_op *op, CK_MECHANISM_P
         return CKR_MECHANISM_INVALID;
     if ((rv = kz_enter()) != CKR_OK)
         return rv;
-    if (!slot || !slot->present) {
-        rv = CKR_DEVICE_REMOVED;
+    rv = kz_op_key(s, slot, key, m, for_sign ? KZ_USE_SIGN : KZ_USE_VERIFY, &o);
+    if (rv != CKR_OK)
         goto out;
-    }
-    s->user_now = slot->user;
-    o = kz_objects_get(key);
-    if (!o || !kz_object_visible(o, s) || !o->pub) {
-        rv = CKR_KEY_HANDLE_INVALID;
-        goto out;
-    }
-    if (for_sign ? (o->cls != CKO_PRIVATE_KEY || !o->key) : (o->cls != CKO_PUBLIC_KEY && o->cls != CKO_PRIVATE_KEY)) {
-        rv = CKR_KEY_TYPE_INCONSISTENT;
-        goto out;
-    }
-    if (!kz_attrs_get_bool(&o->attrs, for_sign ? CKA_SIGN : CKA_VERIFY, CK_FALSE)
-        && !(!for_sign && o->cls == CKO_PRIVATE_KEY && kz_attrs_get_bool(&o->attrs, CKA_SIGN, CK_FALSE))) {
-        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-        goto out;
-    }
-    if (kz_pkey_type(o->pub) != m->key_type) {
-        rv = CKR_KEY_TYPE_INCONSISTENT;
-        goto out;
-    }
-    if (for_sign && !o->key->host && !token_has_mechanism(slot, m->type)) {
-        rv = CKR_MECHANISM_INVALID;
-        goto out;
-    }
     rv = kz_mech_sig_params(m, mech, &op->params);
     if (rv != CKR_OK)
         goto out;

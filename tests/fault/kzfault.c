@@ -6,7 +6,9 @@
  *
  * Only calls on kzp11's temporary files (".kzp11-tmp-" in the name) are
  * touched, so the tool around the module keeps working. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>

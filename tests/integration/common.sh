@@ -236,8 +236,12 @@ done
 kz_container SIGN "$kz_sign_p12"
 kz_container AUTH "$kz_auth_p12"
 
-# The folder every test uses as KZP11_KEYSTORE unless it builds its own.
-KZ_KEYSTORE=$KZ_FIXTURES
+# The folder every test uses as KZP11_KEYSTORE unless it builds its own: a
+# copy, because the module writes to containers (and a lock file beside
+# them) when asked to change them, and the fixtures must never change.
+KZ_KEYSTORE=$KZ_TMP/keystore
+mkdir -p "$KZ_KEYSTORE" && cp "$KZ_FIXTURES"/*.p12 "$KZ_KEYSTORE"/ ||
+    fail "cannot copy the fixtures to $KZ_KEYSTORE"
 
 # --- verification with OpenSSL (independent of the module) -------------------
 

@@ -14,7 +14,10 @@ ls "$GOST_DIR"/GOST512_*.p12 >/dev/null 2>&1 || fail "no GOST 2015 fixtures in '
 ls "$KNCA_DIR"/GOSTKNCA_*.p12 >/dev/null 2>&1 || fail "no GOSTKNCA fixture in '$KNCA_DIR'"
 openssl engine gost >/dev/null 2>&1 || fail "OpenSSL gost engine missing (Debian libengine-gost-openssl)"
 
-export KZP11_KEYSTORE="$GOST_DIR:$KNCA_DIR"
+# Copies: nothing here writes, but nothing may ever write to the fixtures.
+mkdir -p "$KZ_TMP/gost" "$KZ_TMP/knca"
+cp "$GOST_DIR"/*.p12 "$KZ_TMP/gost/" && cp "$KNCA_DIR"/*.p12 "$KZ_TMP/knca/" || fail "cannot copy the GOST fixtures"
+export KZP11_KEYSTORE="$KZ_TMP/gost:$KZ_TMP/knca"
 p11() {
     pkcs11-tool --module "$KZP11_MODULE" "$@"
 }

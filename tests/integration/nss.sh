@@ -46,12 +46,13 @@ assert_eq "$(grep -Ec '^ *[0-9]+\. ' "$T/list.out")" 2 "number of modules in the
 sed -n '/^ *[0-9]*\. kzp11$/,/^---/p' "$T/list.out" >"$T/kzp11.section"
 assert_grep "$T/kzp11.section" "library name: $KZP11_MODULE\$" "kzp11 listed with another library path"
 assert_grep "$T/kzp11.section" 'status: loaded' "kzp11 is not loaded by NSS"
-assert_grep "$T/kzp11.section" 'slots: 2 slots attached' "kzp11 should have 2 slots"
+# Two containers and the folder's free slot (for new containers).
+assert_grep "$T/kzp11.section" 'slots: 3 slots attached' "kzp11 should have 3 slots"
 assert_grep "$T/kzp11.section" "token: $SIGN_LABEL\$" "modutil -list lacks token $SIGN_LABEL"
 assert_grep "$T/kzp11.section" "token: $AUTH_LABEL\$" "modutil -list lacks token $AUTH_LABEL"
 assert_grep "$T/kzp11.section" "serial=$SIGN_SERIAL;" "modutil -list lacks serial $SIGN_SERIAL"
 assert_grep "$T/kzp11.section" "serial=$AUTH_SERIAL;" "modutil -list lacks serial $AUTH_SERIAL"
-ok "kzp11 registered, loaded, 2 slots with the expected tokens"
+ok "kzp11 registered, loaded, 3 slots with the expected tokens"
 
 # ---------------------------------------------------------------------------
 for which in SIGN AUTH; do

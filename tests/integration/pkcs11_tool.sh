@@ -62,10 +62,15 @@ objects_of() {
 }
 
 # ---------------------------------------------------------------------------
-note "listing: exactly the two RSA tokens, labels, serials, flags"
+note "listing: exactly the two RSA tokens, labels, serials, flags, and the folder's free slot"
 kz_ok "$T/list.out" "pkcs11-tool -L" p11 -L
 nslots=$(grep -c '^Slot ' "$T/list.out")
-[ "$nslots" -eq 2 ] || { kz_show "$T/list.out"; fail "expected exactly 2 slots, got $nslots"; }
+[ "$nslots" -eq 3 ] || { kz_show "$T/list.out"; fail "expected 2 container slots and 1 free slot, got $nslots slots"; }
+# The free slot: an uninitialised token for creating a new container.
+[ "$(grep -c 'kzp11 new container in' "$T/list.out")" -eq 1 ] ||
+    { kz_show "$T/list.out"; fail "expected exactly one free slot"; }
+[ "$(grep -c 'uninitialized' "$T/list.out")" -eq 1 ] ||
+    { kz_show "$T/list.out"; fail "expected exactly one uninitialised token"; }
 check_token_listed "$T/list.out" "$SIGN_LABEL" "$SIGN_SERIAL"
 check_token_listed "$T/list.out" "$AUTH_LABEL" "$AUTH_SERIAL"
 [ "${#SIGN_LABEL}" -eq 32 ] && [ "${#AUTH_LABEL}" -eq 32 ] ||
@@ -299,6 +304,9 @@ kz_ok "$T/mixed.out" "list slots with damaged files present" p11 -L
 check_token_listed "$T/mixed.out" "$SIGN_LABEL" "$SIGN_SERIAL"
 check_token_listed "$T/mixed.out" "$AUTH_LABEL" "$AUTH_SERIAL"
 assert_no_grep "$T/mixed.out" 'README' "a non-.p12 file became a token"
+# Only the two good containers and the folder's free slot: the damaged
+# files are skipped.
+assert_eq "$(grep -c '^Slot ' "$T/mixed.out")" 3 "slots with damaged files present"
 sign "$SIGN_LABEL" "$T/sig.mixed" -m SHA256-RSA-PKCS -i "$T/data"
 kz_verify_dgst "$SIGN_PUB" "$T/data" "$T/sig.mixed" sha256
 kz_ok "$T/mixed-objs.out" "objects of AUTH with damaged files present" \
@@ -312,7 +320,9 @@ mkdir -p "$T/dirA" "$T/dirB" || fail "mkdir"
 cp "$SIGN_P12" "$T/dirA/" && cp "$AUTH_P12" "$T/dirB/" || fail "copy fixtures"
 KZP11_KEYSTORE=$T/dirA:$T/dirB
 kz_ok "$T/two.out" "list slots from two folders" p11 -L
-assert_eq "$(grep -c '^Slot ' "$T/two.out")" 2 "number of slots from two folders"
+# Each folder: its container and its free slot.
+assert_eq "$(grep -c '^Slot ' "$T/two.out")" 4 "number of slots from two folders"
+assert_eq "$(grep -c 'kzp11 new container in' "$T/two.out")" 2 "free slots from two folders"
 check_token_listed "$T/two.out" "$SIGN_LABEL" "$SIGN_SERIAL"
 check_token_listed "$T/two.out" "$AUTH_LABEL" "$AUTH_SERIAL"
 ok "dir1:dir2 gives both tokens"

@@ -29,9 +29,36 @@ static const char *srcdir(void)
     return s && *s ? s : ".";
 }
 
+static void copy_file(const char *from, const char *to);
+
+/* The tests change containers (certificates deleted, passwords changed):
+ * they work on a copy, never on the fixtures. */
+static void make_fixture_copy(void)
+{
+    static const char *names[] = { "RSA256_11c707bd54cbfcccb3815e39c4eb57b1dc7dfea9.p12",
+                                   "AUTH_RSA256_b2c70a9ff7a5dc59de0ccc3c0ddde3437cc1f12d.p12" };
+    char from[4096], to[4096];
+
+    snprintf(fixture_dir, sizeof(fixture_dir), "/tmp/kzp11-frontend-XXXXXX");
+    assert_non_null(mkdtemp(fixture_dir));
+    for (int i = 0; i < 2; i++) {
+        snprintf(from, sizeof(from), "%s/tests/fixtures/nca/rsa-personal/%s", srcdir(), names[i]);
+        snprintf(to, sizeof(to), "%s/%s", fixture_dir, names[i]);
+        copy_file(from, to);
+    }
+}
+
+static void remove_fixture_copy(void)
+{
+    char cmd[4200];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fixture_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", fixture_dir);
+}
+
 static int setup_env(void **state)
 {
-    snprintf(fixture_dir, sizeof(fixture_dir), "%s/tests/fixtures/nca/rsa-personal", srcdir());
     setenv("KZP11_KEYSTORE", fixture_dir, 1);
     return 0;
 }
@@ -46,6 +73,22 @@ static int fini(void **state)
 {
     C_Finalize(NULL);
     return 0;
+}
+
+/* Tokens that are containers (the free slots are uninitialised tokens). */
+static int count_initialized(void)
+{
+    CK_SLOT_ID slots[64];
+    CK_ULONG n = 64;
+    CK_TOKEN_INFO ti;
+    int count = 0;
+
+    assert_int_equal(C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+    for (CK_ULONG i = 0; i < n; i++) {
+        assert_int_equal(C_GetTokenInfo(slots[i], &ti), CKR_OK);
+        count += (ti.flags & CKF_TOKEN_INITIALIZED) != 0;
+    }
+    return count;
 }
 
 static CK_SLOT_ID slot_by_label(const char *label)
@@ -198,11 +241,12 @@ static void test_slot_list(void **state)
 
     assert_int_equal(C_GetSlotList(CK_TRUE, NULL, NULL), CKR_ARGUMENTS_BAD);
     assert_int_equal(C_GetSlotList(CK_TRUE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);     /* two containers and the folder's free slot */
     n = 1;
     assert_int_equal(C_GetSlotList(CK_TRUE, slots, &n), CKR_BUFFER_TOO_SMALL);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_int_equal(C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+    assert_int_equal(count_initialized(), 2);
     assert_int_equal(C_GetSlotInfo(slots[0], &si), CKR_OK);
     assert_true(si.flags & CKF_TOKEN_PRESENT);
     assert_int_equal(C_GetSlotInfo(9999, &si), CKR_SLOT_ID_INVALID);
@@ -429,7 +473,12 @@ static void test_token_objects_read_only(void **state)
     assert_int_equal(C_SetAttributeValue(h, cert, &t, 1), CKR_SESSION_READ_ONLY);
     assert_int_equal(C_DestroyObject(h, cert), CKR_SESSION_READ_ONLY);
     assert_int_equal(C_OpenSession(slot_by_label(RSA_LABEL), CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &rw), CKR_OK);
-    assert_int_equal(C_DestroyObject(rw, cert), CKR_ACTION_PROHIBITED);
+    assert_int_equal(C_SetAttributeValue(rw, cert, &t, 1), CKR_ACTION_PROHIBITED);
+    /* The key of an installed certificate is never deleted silently, and a
+     * public key is its private key's half. */
+    assert_int_equal(C_DestroyObject(rw, find_one(h, CKO_PRIVATE_KEY)), CKR_ACTION_PROHIBITED);
+    assert_int_equal(C_DestroyObject(rw, find_one(h, CKO_PUBLIC_KEY)), CKR_ACTION_PROHIBITED);
+    assert_int_equal(find_one(h, CKO_CERTIFICATE), cert);
     C_CloseSession(rw);
     C_CloseSession(h);
 }
@@ -752,26 +801,26 @@ static void test_folder_changes(void **state)
     assert_int_equal(C_Initialize(NULL), CKR_OK);
 
     assert_int_equal(C_GetSlotList(CK_TRUE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 1);   /* junk and truncated files are skipped */
-    assert_int_equal(C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-    id_a = slots[0];
+    assert_int_equal(n, 2);   /* junk and truncated files are skipped; the free slot */
+    assert_int_equal(count_initialized(), 1);
+    id_a = slot_by_label("RSA256_aaaaaaaaaaaaaaaaaaaaaaaaa");
 
     copy_file(src, b);
     n = 16;
     assert_int_equal(C_GetSlotList(CK_TRUE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 2);
-    assert_int_equal(C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-    id_b = slots[0] == id_a ? slots[1] : slots[0];
+    assert_int_equal(n, 3);
+    id_b = slot_by_label("GOST512_bbbbbbbbbbbbbbbbbbbbbbbb");
     assert_int_not_equal(id_a, id_b);
+    (void)slots;
 
     /* Removal: the slot stays, empty; its ID is not reused. */
     assert_int_equal(unlink(a), 0);
     n = 16;
     assert_int_equal(C_GetSlotList(CK_TRUE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     n = 16;
     assert_int_equal(C_GetSlotList(CK_FALSE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_int_equal(C_GetSlotInfo(id_a, &si), CKR_OK);
     assert_false(si.flags & CKF_TOKEN_PRESENT);
     {
@@ -784,7 +833,7 @@ static void test_folder_changes(void **state)
     copy_file(src, a);
     n = 16;
     assert_int_equal(C_GetSlotList(CK_TRUE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_int_equal(C_GetSlotInfo(id_a, &si), CKR_OK);
     assert_true(si.flags & CKF_TOKEN_PRESENT);
     {
@@ -805,7 +854,7 @@ static void test_label_rules(void **state)
 {
     char dir[] = "/tmp/kzp11-label-XXXXXX", src[4096], odd[4200];
     CK_SLOT_ID slot;
-    CK_ULONG n = 1;
+    CK_ULONG n = 2;
     CK_TOKEN_INFO ti;
 
     assert_non_null(mkdtemp(dir));
@@ -815,8 +864,8 @@ static void test_label_rules(void **state)
     setenv("KZP11_KEYSTORE", dir, 1);
     assert_int_equal(C_Initialize(NULL), CKR_OK);
     assert_int_equal(C_GetSlotList(CK_TRUE, NULL, &n), CKR_OK);
-    assert_int_equal(n, 1);
-    assert_int_equal(C_GetSlotList(CK_TRUE, &slot, &n), CKR_OK);
+    assert_int_equal(n, 2);
+    slot = slot_by_label("my_key_with_colons");
     assert_int_equal(C_GetTokenInfo(slot, &ti), CKR_OK);
     assert_memory_equal(ti.label, "my_key_with_colons", 18);
     assert_null(memchr(ti.label, ':', sizeof(ti.label)));
@@ -865,6 +914,11 @@ int main(void)
         cmocka_unit_test(test_label_rules),
         cmocka_unit_test_setup_teardown(test_wait_event_nonblocking, init, fini),
     };
+    int failed;
+
+    make_fixture_copy();
     setup_env(NULL);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    remove_fixture_copy();
+    return failed;
 }

@@ -33,31 +33,53 @@ static const unsigned char oid_streebog512[] = { 0x06, 0x08, 0x2a, 0x85, 0x03, 0
 static const unsigned char oid_gost94_test[] = { 0x06, 0x07, 0x2a, 0x85, 0x03, 0x02, 0x02, 0x1e, 0x00 };
 static const unsigned char oid_bogus[] = { 0x06, 0x03, 0x2a, 0x03, 0x04 };
 
+static char work_dir[64];
+
+/* The tests may change containers: they use a copy of the fixture folder. */
 static void use_folder(const char *sub)
 {
-    char dir[2300];
+    char cmd[4700];
 
-    snprintf(dir, sizeof(dir), "%s/fixtures/nca/%s", shared, sub);
-    if (access(dir, R_OK) != 0)
-        fail_msg("fixtures missing: %s", dir);
-    setenv("KZP11_KEYSTORE", dir, 1);
+    snprintf(cmd, sizeof(cmd), "%s/fixtures/nca/%s", shared, sub);
+    if (access(cmd, R_OK) != 0)
+        fail_msg("fixtures missing: %s", cmd);
+    snprintf(work_dir, sizeof(work_dir), "/tmp/kzp11-gostfe-XXXXXX");
+    assert_non_null(mkdtemp(work_dir));
+    snprintf(cmd, sizeof(cmd), "cp '%s/fixtures/nca/%s'/*.p12 '%s'/", shared, sub, work_dir);
+    assert_int_equal(system(cmd), 0);
+    setenv("KZP11_KEYSTORE", work_dir, 1);
     assert_int_equal(C_Initialize(NULL), CKR_OK);
 }
 
 static int fini(void **state)
 {
+    char cmd[128];
+
     C_Finalize(NULL);
+    if (work_dir[0]) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", work_dir);
+        work_dir[0] = '\0';
+    }
     return 0;
 }
 
+/* The first container's slot (not the folder's free slot). */
 static CK_SLOT_ID first_slot(void)
 {
     CK_SLOT_ID slots[16];
     CK_ULONG n = 16;
+    CK_TOKEN_INFO ti;
 
     assert_int_equal(C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-    assert_true(n >= 1);
-    return slots[0];
+    for (CK_ULONG i = 0; i < n; i++) {
+        assert_int_equal(C_GetTokenInfo(slots[i], &ti), CKR_OK);
+        if (ti.flags & CKF_TOKEN_INITIALIZED)
+            return slots[i];
+    }
+    fail_msg("no container");
+    return 0;
 }
 
 static CK_SESSION_HANDLE login_first(void)
@@ -342,7 +364,14 @@ static void test_keygen_errors(void **state)
     assert_int_equal(C_GenerateKeyPair(h, &k256, good, 1, NULL, 0, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
     assert_int_equal(C_GenerateKeyPair(h, &k512, hash256, 2, NULL, 0, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
     assert_int_equal(C_GenerateKeyPair(h, &k512, good, 1, extractable, 1, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
-    assert_int_equal(C_GenerateKeyPair(h, &k512, token, 2, NULL, 0, &pub, &priv), CKR_FUNCTION_NOT_SUPPORTED);
+    /* Token keys need a R/W session, and a container holds one key. */
+    assert_int_equal(C_GenerateKeyPair(h, &k512, token, 2, NULL, 0, &pub, &priv), CKR_SESSION_READ_ONLY);
+    {
+        CK_SESSION_HANDLE rw;
+        assert_int_equal(C_OpenSession(first_slot(), CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &rw), CKR_OK);
+        assert_int_equal(C_GenerateKeyPair(rw, &k512, token, 2, NULL, 0, &pub, &priv), CKR_DEVICE_MEMORY);
+        C_CloseSession(rw);
+    }
     assert_int_equal(C_GenerateKeyPair(h, &k512, good, 1, NULL, 0, NULL, &priv), CKR_ARGUMENTS_BAD);
     assert_int_equal(C_GenerateKeyPair(h, &k512, good, 1, NULL, 0, &pub, &priv), CKR_OK);
     /* Session objects go with their session. */

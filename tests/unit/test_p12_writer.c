@@ -1789,7 +1789,6 @@ static int group_teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stays_in_libctx),
         cmocka_unit_test(test_roundtrip_nca),
         cmocka_unit_test(test_fresh_salts),
         cmocka_unit_test(test_structure_matches_fixtures),
@@ -1805,6 +1804,8 @@ int main(void)
         /* These load the gost engine into the default context. */
         cmocka_unit_test(test_gost_encoders_fixtures),
         cmocka_unit_test(test_gost_encoders_all_curves),
+        /* After the rest, so the default context has seen use. */
+        cmocka_unit_test(test_stays_in_libctx),
         cmocka_unit_test(test_allocation_failures),
     };
 
