@@ -614,7 +614,7 @@ static int run_sign(const char *path, int argc, char **argv)
          * length can be compared. */
         if (w[i].sig0_len != w[0].sig0_len ||
             (cfg.deterministic && memcmp(w[i].sig0, w[0].sig0, w[0].sig0_len) != 0)) {
-            fprintf(stderr, "bench_pkcs11: thread %ld made a different signature of message 0\n",
+            fprintf(stderr, "bench_pkcs11: thread %ld made a different signature of input 0\n",
                     i);
             goto free_workers;
         }
