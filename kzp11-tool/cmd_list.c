@@ -157,7 +157,7 @@ static int list_token(kzt_p11 *m, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, cons
     return rc;
 }
 
-/* A worse error wins; among errors the first one stays. */
+/* The first failure decides the exit status; later tokens are still listed. */
 static int merge(int have, int got)
 {
     return have != KZT_OK ? have : got;

@@ -29,17 +29,21 @@ static void attr_opt(kzt_p11 *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATT
     }
 }
 
+/* The public key object of the pair: the one with the same CKA_ID; for a
+ * key without an ID, the token's only public key of the same type. */
 static CK_OBJECT_HANDLE find_public(kzt_p11 *m, CK_SESSION_HANDLE s, const kzt_tokkey *k)
 {
     CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE type = k->type;
     CK_ATTRIBUTE t[] = {
         { CKA_CLASS, &cls, sizeof(cls) },
+        { CKA_KEY_TYPE, &type, sizeof(type) },
         { CKA_ID, k->id, k->id_len },
     };
     CK_OBJECT_HANDLE h[2];
     CK_ULONG n = 0;
 
-    if (kzt_find(m, s, t, 2, h, 2, &n) != CKR_OK || n != 1)
+    if (kzt_find(m, s, t, k->id ? 3 : 2, h, 2, &n) != CKR_OK || n != 1)
         return CK_INVALID_HANDLE;
     return h[0];
 }
@@ -64,7 +68,7 @@ static void load_one(kzt_p11 *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, kzt
         }
         free(label);
     }
-    pub = k->id ? find_public(m, s, k) : CK_INVALID_HANDLE;
+    pub = find_public(m, s, k);
     if (k->type == CKK_RSA) {
         if (pub != CK_INVALID_HANDLE) {
             attr_opt(m, s, pub, CKA_MODULUS, &k->modulus, &k->modulus_len);

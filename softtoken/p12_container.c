@@ -455,7 +455,10 @@ CK_RV kz_p12_open(const unsigned char *data, size_t len,
 
     key_bag = find_key_bag(bags);
     if (key_bag == NULL) {
-        rv = CKR_DEVICE_ERROR;
+        /* No bags at all is an empty container (made by C_InitToken and
+         * awaiting its key): valid, with nothing in it. A file with bags
+         * but no key is not a key container. */
+        rv = sk_PKCS12_SAFEBAG_num(bags) == 0 ? CKR_OK : CKR_DEVICE_ERROR;
         goto done;
     }
     if (PKCS12_SAFEBAG_get_nid(key_bag) == NID_pkcs8ShroudedKeyBag) {

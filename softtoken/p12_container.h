@@ -22,7 +22,8 @@ typedef struct kz_p12_contents {
 int kz_p12_probe(const unsigned char *data, size_t len);
 
 /* Verifies the MAC with the password and decrypts the key and certificate
- * bags. Returns CKR_OK; CKR_PIN_INCORRECT when the password is wrong (MAC
+ * bags. A container with no bags at all (an empty one, awaiting its key)
+ * opens with pkcs8_der == NULL. Returns CKR_OK; CKR_PIN_INCORRECT when the password is wrong (MAC
  * mismatch, or no MAC and decryption fails); CKR_DEVICE_ERROR when the file
  * is malformed or holds no key; CKR_HOST_MEMORY; CKR_ARGUMENTS_BAD for a
  * NULL out or pass with a length. On error *out is zeroed. */

@@ -19,9 +19,10 @@
  * are DER in the NCA's files; the AuthenticatedSafe, its ContentInfos and
  * the EncryptedContentInfo use BER indefinite lengths, and the encrypted
  * content is a constructed [0] holding one OCTET STRING. We write DER
- * everywhere (i2d never emits indefinite lengths); readers, the NCA's
- * included, must accept DER as a special case of BER, and the MAC is over
- * whatever octets the file holds. */
+ * everywhere (i2d never emits indefinite lengths). DER is valid BER, so a
+ * conforming reader takes it, and the MAC covers whatever octets the file
+ * holds; whether the NCA's own software (NCALayer, Kalkan) opens our files
+ * could not be tried here. */
 
 #include "p12_writer.h"
 #include "p12_container.h"
@@ -280,6 +281,13 @@ static CK_RV verify(const unsigned char *file, size_t len,
     /* Both sides re-encode what they decoded, so a BER input compares in
      * its DER form on each. */
     rv = CKR_FUNCTION_FAILED;
+    if (p8 == NULL) {
+        /* An empty container: nothing may come back. */
+        if (c.pkcs8_der != NULL || c.cert_der != NULL)
+            goto out;
+        rv = CKR_OK;
+        goto out;
+    }
     n = i2d_PKCS8_PRIV_KEY_INFO(p8, &want);
     if (n <= 0) {
         rv = openssl_failure(CKR_FUNCTION_FAILED);
@@ -343,7 +351,8 @@ CK_RV kz_p12_build(const unsigned char *pkcs8, size_t pkcs8_len,
     /* The BMPString form of the password doubles its length in an int. An
      * ID or a name longer than kz_p12_open can return would not survive
      * the round trip. */
-    if (pkcs8 == NULL || (pass == NULL && pass_len != 0) || pass_len > INT_MAX / 4
+    if ((pkcs8 == NULL && (pkcs8_len != 0 || cert != NULL)) || (pass == NULL && pass_len != 0)
+        || pass_len > INT_MAX / 4
         || (local_key_id == NULL && id_len != 0)
         || id_len > sizeof(((kz_p12_contents *)0)->local_key_id)
         || (friendly_name != NULL
@@ -364,7 +373,7 @@ CK_RV kz_p12_build(const unsigned char *pkcs8, size_t pkcs8_len,
         memcpy(pw, pass, pass_len);
     pw[pass_len] = '\0';
 
-    if ((p8 = parse_pkcs8(pkcs8, pkcs8_len)) == NULL) {
+    if (pkcs8 != NULL && (p8 = parse_pkcs8(pkcs8, pkcs8_len)) == NULL) {
         rv = openssl_failure(CKR_ARGUMENTS_BAD);
         goto done;
     }
@@ -377,9 +386,12 @@ CK_RV kz_p12_build(const unsigned char *pkcs8, size_t pkcs8_len,
         goto done;
     }
 
-    /* The NCA's order: key part first, then the certificate part. */
-    rv = key_safe(wp, p8, local_key_id, id_len, friendly_name, pw, (int)pass_len,
-                  libctx, safes);
+    /* The NCA's order: key part first, then the certificate part. An empty
+     * container (no key yet) has no parts, only the MAC over nothing. */
+    rv = CKR_OK;
+    if (p8 != NULL)
+        rv = key_safe(wp, p8, local_key_id, id_len, friendly_name, pw, (int)pass_len,
+                      libctx, safes);
     if (rv == CKR_OK && x != NULL)
         rv = cert_safe(wp, x, local_key_id, id_len, friendly_name, pw,
                        (int)pass_len, libctx, safes);

@@ -18,8 +18,8 @@ typedef enum {
      * MAC HMAC-SHA1, 20-byte salt, 1024 iterations; each bag carries
      * localKeyID and friendlyName. The one difference: we write DER
      * throughout, where the NCA's AuthenticatedSafe and encryptedData use
-     * BER indefinite lengths (every reader takes both; the MAC covers what
-     * is actually there). Weak by today's standards (RC2-40, 3DES, 1024
+     * BER indefinite lengths (DER is valid BER; the MAC covers what is
+     * actually there). Weak by today's standards (RC2-40, 3DES, 1024
      * iterations), and OpenSSL 3 reads it only with the legacy provider. */
     KZ_P12_WRITE_NCA,
     /* The same layout with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC, 16-byte
@@ -32,7 +32,8 @@ typedef enum {
 } kz_p12_write_format;
 
 /* Builds a whole PKCS#12 file in memory: one shrouded key bag (pkcs8, a DER
- * PrivateKeyInfo, encrypted under pass) and, if cert != NULL, one
+ * PrivateKeyInfo, encrypted under pass; NULL with no certificate either for
+ * an empty container, which holds no bags, only the MAC) and, if cert != NULL, one
  * certificate bag (cert: one DER X.509 certificate, stored as given) in an
  * encrypted part after it. Without a certificate (a freshly generated key
  * awaiting its certificate) the file holds the key part only.

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>

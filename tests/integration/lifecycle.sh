@@ -30,7 +30,8 @@ NCA_CA_DIR=${KZP11_SHARED:-}/fixtures/nca/ca
 [ -f "$RSA_CA" ] || fail "missing $RSA_CA"
 [ -f "$NCA_CA_DIR/root_test_gost_2022.cer" ] || fail "no NCA CA fixtures in '$NCA_CA_DIR'"
 
-KS=$KZ_TMP/keystore
+# Our own folder, empty: not the fixture copy common.sh prepares.
+KS=$KZ_TMP/empty-keystore
 mkdir "$KS" || fail "mkdir $KS"
 KZP11_KEYSTORE=$KS
 export KZP11_KEYSTORE
