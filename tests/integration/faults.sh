@@ -53,7 +53,11 @@ ok "write, fsync, rename and ENOSPC failures leave the container intact"
 # A real full disk, where we may mount one.
 if [ "$(id -u)" -eq 0 ] && mkdir -p "$KZ_TMP/full" && mount -t tmpfs -o size=16k tmpfs "$KZ_TMP/full" 2>/dev/null; then
     cp "$SIGN_P12" "$KZ_TMP/full/"
-    dd if=/dev/zero of="$KZ_TMP/full/filler" bs=1k count=64 >/dev/null 2>&1 || true
+    # Fill it up (dd stops at "no space left"); the sanitizer preload is
+    # for the module's users, not for dd.
+    env -u LD_PRELOAD dd if=/dev/zero of="$KZ_TMP/full/filler" bs=512 count=256 >/dev/null 2>&1 || true
+    free_kb=$(df -k "$KZ_TMP/full" | awk 'NR == 2 { print $4 }')
+    [ "$free_kb" -lt 4 ] || { umount "$KZ_TMP/full"; fail "tmpfs: could not fill the disk ($free_kb KiB free)"; }
     KZP11_KEYSTORE=$KZ_TMP/full kz_run "$KZ_TMP/c.out" \
         p11 --login --pin "$KZ_PIN" --change-pin --new-pin "$NEW_PIN"
     rc=$?
