@@ -59,8 +59,9 @@ void kzt_p11_unload(kzt_p11 *m)
 {
     if (m->initialized && m->f)
         m->f->C_Finalize(NULL);
-    if (m->dl)
-        dlclose(m->dl);
+    /* No dlclose: the process ends right after, and a module may keep
+     * process-wide caches or atexit handlers past C_Finalize (kzp11 keeps
+     * its GOST tables), which unloading would turn into leaks or crashes. */
     memset(m, 0, sizeof(*m));
 }
 

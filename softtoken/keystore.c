@@ -78,7 +78,8 @@ int kz_keystore_list(const kz_config *cfg, char ***paths, size_t *n)
             }
         }
         closedir(dh);
-        qsort(v + first, cnt - first, sizeof(*v), cmp_str);
+        if (cnt > first)
+            qsort(v + first, cnt - first, sizeof(*v), cmp_str);
     }
     *paths = v;
     *n = cnt;

@@ -2,6 +2,8 @@
  * digests fetched from it once, at C_Initialize, so no operation pays for a
  * fetch. Keys live in crypto_pkey.c, digests in crypto_digest.c. */
 #include "crypto_backend.h"
+#include "gost3410.h"
+#include "gost_curves.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -59,6 +61,10 @@ CK_RV kz_crypto_init(void)
 
 void kz_crypto_fini(void)
 {
+    /* No call can be running now (C_Finalize's contract): the GOST tables
+     * go too, so a program that unloads the module leaks nothing. */
+    kz_gost3410_cleanup();
+    kz_gost_curves_cleanup();
     for (size_t i = 0; i < N_HASHES; i++) {
         EVP_MD_free(md_cache[i]);
         md_cache[i] = NULL;

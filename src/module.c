@@ -266,6 +266,8 @@ CK_RV kz_slot_reload(kz_slot *slot)
             KZ_DEBUG("slot %lu: now %s", (unsigned long)slot->id, key);
             free(slot->key);
             slot->key = copy;
+            if (slot->describe)
+                slot->describe(slot->key, slot->description, sizeof(slot->description));
         }
     }
     kz_objects_foreach(slot->id, collect_token_object, &old);

@@ -69,6 +69,7 @@ static kz_slot *add_slot(const char *provider, const char *key,
     s->id = next_id++;
     s->provider = provider;
     s->user = KZ_NOBODY;
+    s->describe = describe;
     describe(key, s->description, sizeof(s->description));
     slots[n_slots++] = s;
     return s;

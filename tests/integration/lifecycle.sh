@@ -15,7 +15,9 @@
 #   -> the file has its NCA name (prefix + the certificate's SKI) and, for
 #      RSA, opens with `openssl pkcs12 -legacy` under the new password with
 #      the certificate's key inside.
-# Then kzp11-tool's error paths and exit codes.
+# The GOST CA's verify mode is first checked on the NCA's own test
+# certificates; a short GOST 2015-256 pass checks the 256-bit OIDs and the
+# GOST256_ name. Then kzp11-tool's error paths and exit codes.
 . "$(dirname "$0")/common.sh"
 
 need_tool pkcs11-tool opensc
@@ -213,8 +215,9 @@ openssl x509 -in "$KZ_TMP/p12cert.pem" -outform DER -out "$KZ_TMP/p12cert.der" |
     fail "the container's certificate to DER"
 openssl x509 -in "$KZ_TMP/rsa.pem" -outform DER -out "$KZ_TMP/rsa.der" || fail "certificate to DER"
 assert_same_file "$KZ_TMP/p12cert.der" "$KZ_TMP/rsa.der" "the container holds the issued certificate"
+# The bag attributes go with the output, not with -info's report.
 kz_ok "$KZ_TMP/p12i.out" "pkcs12 -info" openssl pkcs12 -legacy -info -in "$RSA_P12" \
-    -passin "pass:$PASS2" -nodes -noout
+    -passin "pass:$PASS2" -nodes -out "$KZ_TMP/p12i.out"
 RSA_SKI_SPACED=$(printf '%s' "$RSA_SKI" | tr 'a-f' 'A-F' | sed 's/\(..\)/\1 /g; s/ $//')
 assert_grep "$KZ_TMP/p12i.out" "localKeyID: $RSA_SKI_SPACED" "localKeyID = SKI, as in NCA containers"
 assert_grep "$KZ_TMP/p12i.out" "friendlyName: $RSA_SKI\$" "friendlyName = SKI hex, as in NCA containers"
@@ -267,7 +270,7 @@ kz_ok "$KZ_TMP/v.out" "NCA intermediate vs NCA root" "$GOST_CA" verify \
     --issuer "$NCA_CA_DIR/root_test_gost_2022.cer" "$NCA_CA_DIR/nca_gost2022_test.cer"
 assert_grep "$KZ_TMP/v.out" "signature OK" "gost_test_ca verifies the NCA's own signature"
 cp "$NCA_CA_DIR/nca_gost2022_test.cer" "$KZ_TMP/tampered.cer"
-printf '\001' | dd of="$KZ_TMP/tampered.cer" bs=1 seek=200 conv=notrunc 2>/dev/null
+printf '\001' | env -u LD_PRELOAD dd of="$KZ_TMP/tampered.cer" bs=1 seek=200 conv=notrunc 2>/dev/null
 kz_fails "$KZ_TMP/v.out" "a tampered NCA certificate" "$GOST_CA" verify \
     --issuer "$NCA_CA_DIR/root_test_gost_2022.cer" "$KZ_TMP/tampered.cer"
 
@@ -344,10 +347,32 @@ openssl x509 -in "$KZ_TMP/gp12.pem" -outform DER -out "$KZ_TMP/gp12.der" || fail
 assert_same_file "$KZ_TMP/gp12.der" "$KZ_TMP/gost.der" "the GOST container holds the issued certificate"
 ok "GOST 2015-512: keygen, req, issue, install (.cer), list, sign, change-pin, passwd, NCA file"
 
-# The folder now: three NCA containers and one free slot.
+# --- GOST 2015-256 (the NCA issues none yet; the naming is kzp11's) ----------
+
+note "GOST 2015-256"
+new_container gost256
+kz_ok "$KZ_TMP/kg.out" "kzp11-tool keygen gost2015-256" env KZP11_PIN="$PASS1" "$TOOL" keygen \
+    --token gost256 --alg gost2015-256
+kz_ok "$KZ_TMP/req.out" "kzp11-tool req (GOST 256)" env KZP11_PIN="$PASS1" "$TOOL" req --token gost256 \
+    --subject "$SUBJ_PERSON" --der --out "$KZ_TMP/g256.req"
+openssl asn1parse -inform DER -in "$KZ_TMP/g256.req" >"$KZ_TMP/reqa.out" 2>&1 || fail "GOST 256 request"
+assert_grep "$KZ_TMP/reqa.out" "OBJECT *:1.2.398.3.10.1.1.2.1\$" "the 256-bit key OID"
+assert_grep "$KZ_TMP/reqa.out" "OBJECT *:1.2.398.3.10.1.1.2.1.1\$" "the 256-bit curve OID"
+assert_grep "$KZ_TMP/reqa.out" "OBJECT *:1.2.398.3.10.1.3.2\$" "the Streebog-256 OID"
+assert_grep "$KZ_TMP/reqa.out" "OBJECT *:1.2.398.3.10.1.1.2.3.1\$" "the 256-bit signature OID"
+kz_ok "$KZ_TMP/v.out" "GOST 256 request signature" "$GOST_CA" verify-req "$KZ_TMP/g256.req"
+kz_ok "$KZ_TMP/ca.out" "GOST CA (256-bit key)" "$GOST_CA" issue --req "$KZ_TMP/g256.req" --out "$KZ_TMP/g256.der"
+G256_SKI=$(ski_of "$KZ_TMP/g256.der")
+kz_ok "$KZ_TMP/inst.out" "kzp11-tool install (GOST 256)" env KZP11_PIN="$PASS1" "$TOOL" install \
+    --token gost256 "$KZ_TMP/g256.der"
+[ -f "$KS/GOST256_$G256_SKI.p12" ] || { ls -la "$KS" >&2; fail "not renamed to GOST256_$G256_SKI.p12"; }
+ok "GOST 2015-256: keygen, req with the 256-bit Kazakh OIDs, issue, install, GOST256_ name"
+
+# The folder now: four named containers and one free slot.
 for f in "$KS"/*.p12; do basename "$f"; done | sort >"$KZ_TMP/files"
-printf '%s\n' "AUTH_RSA256_$AUTH_SKI.p12" "GOST512_$GOST_SKI.p12" "RSA256_$RSA_SKI.p12" | sort >"$KZ_TMP/files.want"
-assert_same_file "$KZ_TMP/files" "$KZ_TMP/files.want" "the folder holds exactly the three NCA containers"
+printf '%s\n' "AUTH_RSA256_$AUTH_SKI.p12" "GOST512_$GOST_SKI.p12" "RSA256_$RSA_SKI.p12" \
+    "GOST256_$G256_SKI.p12" | sort >"$KZ_TMP/files.want"
+assert_same_file "$KZ_TMP/files" "$KZ_TMP/files.want" "the folder holds exactly the four named containers"
 one_free_slot
 
 # --- kzp11-tool error paths ---------------------------------------------------
