@@ -27,9 +27,14 @@ run() {
         exit 1
     fi
     grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' check.out
+    passed=$((passed + $(sed -n 's/^# PASS: *//p' check.out)))
+    failed=$((failed + $(sed -n 's/^# FAIL: *//p' check.out) + $(sed -n 's/^# ERROR: *//p' check.out)))
     cd "$top"
 }
 
+passed=0
+failed=0
+
 run release
 run sanitizers --enable-sanitizers
-echo "all tests passed"
+echo "$passed passed, $failed failed"
