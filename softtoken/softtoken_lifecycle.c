@@ -239,7 +239,9 @@ CK_RV kz_st_store_certificate(kz_token *t, const unsigned char *der, size_t len,
     int fd;
     CK_RV rv;
 
-    if (!cert_key || kz_cert_info_parse(der, len, &ci) != CKR_OK) {
+    /* Not a certificate at all is a bad value; a certificate whose key we
+     * cannot even read (another algorithm) simply fits no key here. */
+    if (kz_cert_info_parse(der, len, &ci) != CKR_OK) {
         kz_pkey_free(cert_key);
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
@@ -251,7 +253,7 @@ CK_RV kz_st_store_certificate(kz_token *t, const unsigned char *der, size_t len,
     fd = lock_or_fail(st);
     rv = fd < 0 ? CKR_DEVICE_ERROR : refresh(st);
     /* Only the certificate of this container's own key belongs here. */
-    if (rv == CKR_OK && (!st->key || !kz_pkey_public_equal(st->key, cert_key)))
+    if (rv == CKR_OK && (!st->key || !cert_key || !kz_pkey_public_equal(st->key, cert_key)))
         rv = CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK && !(copy = malloc(len)))
         rv = CKR_HOST_MEMORY;
