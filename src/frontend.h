@@ -25,6 +25,15 @@ typedef enum { KZ_USE_SIGN, KZ_USE_VERIFY, KZ_USE_DECRYPT, KZ_USE_ENCRYPT } kz_o
 CK_RV kz_op_key(kz_session *s, kz_slot *slot, CK_OBJECT_HANDLE h, const kz_mech *m,
                 kz_op_use use, kz_object **out);
 
+/* The common start of an operation's Init: arguments, no operation of the
+ * kind running (active), a known mechanism of that kind, and its key
+ * (kz_op_key). Returns CKR_OK with the module lock held. */
+CK_RV kz_op_begin(kz_session *s, kz_slot *slot, int active, CK_MECHANISM_PTR mech, kz_mech_kind kind,
+                  CK_OBJECT_HANDLE key, kz_op_use use, const kz_mech **m, kz_object **o);
+/* C_EncryptUpdate / C_DecryptUpdate (src/p11_decrypt.c). */
+CK_RV kz_crypt_op_update(CK_SESSION_HANDLE h, int decrypt, const unsigned char *in, CK_ULONG len,
+                         CK_ULONG_PTR outlen);
+
 /* Sign/verify share their Init logic (src/p11_sign.c). */
 CK_RV kz_sig_op_init(kz_session *s, kz_slot *slot, kz_sig_op *op, CK_MECHANISM_PTR mech,
                      CK_OBJECT_HANDLE key, int for_sign);

@@ -1,4 +1,5 @@
-/* The key checks every cryptographic operation's Init shares: the handle
+/* What every cryptographic operation's Init shares: the argument checks and
+ * the key checks — the handle
  * names a key the session may see, of a class the operation works with,
  * allowed the use, and of the mechanism's key type (PKCS#11 2.40 §5.8-5.13). */
 #include "frontend.h"
@@ -59,4 +60,24 @@ CK_RV kz_op_key(kz_session *s, kz_slot *slot, CK_OBJECT_HANDLE h, const kz_mech 
         return CKR_MECHANISM_INVALID;
     *out = o;
     return CKR_OK;
+}
+
+CK_RV kz_op_begin(kz_session *s, kz_slot *slot, int active, CK_MECHANISM_PTR mech, kz_mech_kind kind,
+                  CK_OBJECT_HANDLE key, kz_op_use use, const kz_mech **m, kz_object **o)
+{
+    CK_RV rv;
+
+    if (!mech)
+        return CKR_ARGUMENTS_BAD;
+    if (active)
+        return CKR_OPERATION_ACTIVE;
+    *m = kz_mech_find_kind(mech->mechanism, kind);
+    if (!*m)
+        return CKR_MECHANISM_INVALID;
+    if ((rv = kz_enter()) != CKR_OK)
+        return rv;
+    rv = kz_op_key(s, slot, key, *m, use, o);
+    if (rv != CKR_OK)
+        kz_leave();
+    return rv;
 }

@@ -15,18 +15,10 @@ CK_RV kz_crypt_op_init(kz_session *s, kz_slot *slot, kz_crypt_op *op, CK_MECHANI
     kz_object *o;
     CK_RV rv;
 
-    if (!mech)
-        return CKR_ARGUMENTS_BAD;
-    if (op->active)
-        return CKR_OPERATION_ACTIVE;
-    m = kz_mech_find_kind(mech->mechanism, KZ_MECH_CRYPT);
-    if (!m)
-        return CKR_MECHANISM_INVALID;
-    if ((rv = kz_enter()) != CKR_OK)
-        return rv;
-    rv = kz_op_key(s, slot, key, m, for_decrypt ? KZ_USE_DECRYPT : KZ_USE_ENCRYPT, &o);
+    rv = kz_op_begin(s, slot, op->active, mech, KZ_MECH_CRYPT, key,
+                     for_decrypt ? KZ_USE_DECRYPT : KZ_USE_ENCRYPT, &m, &o);
     if (rv != CKR_OK)
-        goto out;
+        return rv;
     rv = kz_mech_enc_params(m, mech, &op->params);
     if (rv != CKR_OK)
         goto out;
@@ -114,28 +106,35 @@ KZ_EXPORT CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData
     KZ_RET("C_Decrypt", rv);
 }
 
-KZ_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart, CK_ULONG ulEncryptedPartLen,
-                                CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
+/* RSA takes its whole input at the end: the parts are only collected. */
+CK_RV kz_crypt_op_update(CK_SESSION_HANDLE h, int decrypt, const unsigned char *in, CK_ULONG len,
+                         CK_ULONG_PTR outlen)
 {
     kz_session *s;
     kz_crypt_op *op;
-    CK_RV rv = kz_session_acquire(hSession, &s, NULL);
+    CK_RV rv = kz_session_acquire(h, &s, NULL);
 
     if (rv != CKR_OK)
         return rv;
-    op = &s->decrypt;
+    op = decrypt ? &s->decrypt : &s->encrypt;
     if (!op->active)
         rv = CKR_OPERATION_NOT_INITIALIZED;
-    else if (!pulPartLen || (!pEncryptedPart && ulEncryptedPartLen))
+    else if (!outlen || (!in && len))
         rv = CKR_ARGUMENTS_BAD;
     else
-        rv = kz_op_buffer_append(&op->buf, &op->len, &op->cap, pEncryptedPart, ulEncryptedPartLen, CRYPT_LIMIT);
+        rv = kz_op_buffer_append(&op->buf, &op->len, &op->cap, in, len, CRYPT_LIMIT);
     if (rv == CKR_OK)
-        *pulPartLen = 0;    /* RSA yields everything at the end */
+        *outlen = 0;
     else if (rv != CKR_OPERATION_NOT_INITIALIZED)
         kz_crypt_op_end(op);
     kz_session_release(s);
-    KZ_RET("C_DecryptUpdate", rv);
+    return rv;
+}
+
+KZ_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart, CK_ULONG ulEncryptedPartLen,
+                                CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
+{
+    KZ_RET("C_DecryptUpdate", kz_crypt_op_update(hSession, 1, pEncryptedPart, ulEncryptedPartLen, pulPartLen));
 }
 
 KZ_EXPORT CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG_PTR pulLastPartLen)

@@ -1,8 +1,6 @@
 /* Encryption (PKCS#11 2.40 §5.8) with a public key, on the host. */
 #include "frontend.h"
 
-#define CRYPT_LIMIT 1024
-
 KZ_EXPORT CK_RV C_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
 {
     kz_session *s;
@@ -65,25 +63,7 @@ KZ_EXPORT CK_RV C_Encrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULON
 KZ_EXPORT CK_RV C_EncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
                                 CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen)
 {
-    kz_session *s;
-    kz_crypt_op *op;
-    CK_RV rv = kz_session_acquire(hSession, &s, NULL);
-
-    if (rv != CKR_OK)
-        return rv;
-    op = &s->encrypt;
-    if (!op->active)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    else if (!pulEncryptedPartLen || (!pPart && ulPartLen))
-        rv = CKR_ARGUMENTS_BAD;
-    else
-        rv = kz_op_buffer_append(&op->buf, &op->len, &op->cap, pPart, ulPartLen, CRYPT_LIMIT);
-    if (rv == CKR_OK)
-        *pulEncryptedPartLen = 0;
-    else if (rv != CKR_OPERATION_NOT_INITIALIZED)
-        kz_crypt_op_end(op);
-    kz_session_release(s);
-    KZ_RET("C_EncryptUpdate", rv);
+    KZ_RET("C_EncryptUpdate", kz_crypt_op_update(hSession, 0, pPart, ulPartLen, pulEncryptedPartLen));
 }
 
 KZ_EXPORT CK_RV C_EncryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastEncryptedPart,

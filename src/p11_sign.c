@@ -17,18 +17,10 @@ CK_RV kz_sig_op_init(kz_session *s, kz_slot *slot, kz_sig_op *op, CK_MECHANISM_P
     kz_object *o;
     CK_RV rv;
 
-    if (!mech)
-        return CKR_ARGUMENTS_BAD;
-    if (op->active)
-        return CKR_OPERATION_ACTIVE;
-    m = kz_mech_find_kind(mech->mechanism, KZ_MECH_SIGN);
-    if (!m)
-        return CKR_MECHANISM_INVALID;
-    if ((rv = kz_enter()) != CKR_OK)
-        return rv;
-    rv = kz_op_key(s, slot, key, m, for_sign ? KZ_USE_SIGN : KZ_USE_VERIFY, &o);
+    rv = kz_op_begin(s, slot, op->active, mech, KZ_MECH_SIGN, key, for_sign ? KZ_USE_SIGN : KZ_USE_VERIFY,
+                     &m, &o);
     if (rv != CKR_OK)
-        goto out;
+        return rv;
     rv = kz_mech_sig_params(m, mech, &op->params);
     if (rv != CKR_OK)
         goto out;
