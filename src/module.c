@@ -143,6 +143,23 @@ CK_RV kz_session_acquire(CK_SESSION_HANDLE h, kz_session **out, kz_slot **slot_o
     return CKR_OK;
 }
 
+CK_RV kz_enter_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot)
+{
+    CK_RV rv = kz_enter();
+
+    if (rv != CKR_OK)
+        return rv;
+    *s = kz_sessions_get(h);
+    *slot = *s ? kz_slots_get((*s)->slot) : NULL;
+    if (!*s)
+        rv = CKR_SESSION_HANDLE_INVALID;
+    else if (!*slot || !(*slot)->present)
+        rv = CKR_DEVICE_REMOVED;
+    if (rv != CKR_OK)
+        kz_leave();
+    return rv;
+}
+
 void kz_session_release(kz_session *s)
 {
     kz_mutex_unlock(s->lock);

@@ -34,6 +34,9 @@ void kz_leave(void);
  * the session's own lock held. Release with kz_session_release. */
 CK_RV kz_session_acquire(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot);
 void kz_session_release(kz_session *s);
+/* Takes the module lock and looks up a session on a slot that still holds
+ * its token. On CKR_OK returns with the lock held; on error without it. */
+CK_RV kz_enter_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot);
 
 /* Rescans the keystore folders (and, later, readers). Module lock held. */
 void kz_refresh_slots(void);

@@ -94,15 +94,9 @@ static CK_RV generate_on_token(CK_SESSION_HANDLE h, const kz_mech *m,
         lbl[label->ulValueLen] = '\0';
         req.label = lbl;
     }
-    if ((rv = kz_enter()) != CKR_OK)
+    if ((rv = kz_enter_session(h, &s, &slot)) != CKR_OK)
         return rv;
-    s = kz_sessions_get(h);
-    slot = s ? kz_slots_get(s->slot) : NULL;
-    if (!s)
-        rv = CKR_SESSION_HANDLE_INVALID;
-    else if (!slot || !slot->present)
-        rv = CKR_DEVICE_REMOVED;
-    else if (!(s->flags & CKF_RW_SESSION))
+    if (!(s->flags & CKF_RW_SESSION))
         rv = CKR_SESSION_READ_ONLY;
     else if (slot->user != CKU_USER)
         rv = CKR_USER_NOT_LOGGED_IN;
@@ -179,17 +173,11 @@ KZ_EXPORT CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR p
         KZ_RET("C_GenerateKeyPair", rv);
     }
 
-    if ((rv = kz_enter()) != CKR_OK) {
+    if ((rv = kz_enter_session(hSession, &s, &slot)) != CKR_OK) {
         kz_pkey_free(key);
-        return rv;
+        KZ_RET("C_GenerateKeyPair", rv);
     }
-    s = kz_sessions_get(hSession);
-    slot = s ? kz_slots_get(s->slot) : NULL;
-    if (!s)
-        rv = CKR_SESSION_HANDLE_INVALID;
-    else if (!slot || !slot->present)
-        rv = CKR_DEVICE_REMOVED;
-    else if ((priv_private || pub_private) && slot->user != CKU_USER)
+    if ((priv_private || pub_private) && slot->user != CKU_USER)
         rv = CKR_USER_NOT_LOGGED_IN;
     else if (!(mk = kz_model_key_new()))
         rv = CKR_HOST_MEMORY;

@@ -26,20 +26,10 @@ static CK_RV visible_object(kz_session *s, CK_OBJECT_HANDLE h, kz_object **out)
  * not pinned, because object calls finish under the module lock. */
 static CK_RV enter_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot)
 {
-    CK_RV rv = kz_enter();
+    CK_RV rv = kz_enter_session(h, s, slot);
 
     if (rv != CKR_OK)
         return rv;
-    *s = kz_sessions_get(h);
-    *slot = *s ? kz_slots_get((*s)->slot) : NULL;
-    if (!*s) {
-        kz_leave();
-        return CKR_SESSION_HANDLE_INVALID;
-    }
-    if (!*slot || !(*slot)->present) {
-        kz_leave();
-        return CKR_DEVICE_REMOVED;
-    }
     (*s)->user_now = (*slot)->user;
     return kz_slot_ensure_objects(*slot) == CKR_OK ? CKR_OK : (kz_leave(), CKR_DEVICE_ERROR);
 }

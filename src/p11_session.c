@@ -93,15 +93,9 @@ KZ_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UT
         return CKR_ARGUMENTS_BAD;
     if (userType != CKU_USER && userType != CKU_SO && userType != CKU_CONTEXT_SPECIFIC)
         return CKR_USER_TYPE_INVALID;
-    if ((rv = kz_enter()) != CKR_OK)
-        return rv;
-    s = kz_sessions_get(hSession);
-    slot = s ? kz_slots_get(s->slot) : NULL;
-    if (!s) {
-        rv = CKR_SESSION_HANDLE_INVALID;
-    } else if (!slot || !slot->present) {
-        rv = CKR_DEVICE_REMOVED;
-    } else if (userType == CKU_CONTEXT_SPECIFIC) {
+    if ((rv = kz_enter_session(hSession, &s, &slot)) != CKR_OK)
+        KZ_RET("C_Login", rv);
+    if (userType == CKU_CONTEXT_SPECIFIC) {
         /* No key of ours has CKA_ALWAYS_AUTHENTICATE. */
         rv = CKR_OPERATION_NOT_INITIALIZED;
     } else if (slot->user == userType) {
@@ -134,15 +128,9 @@ KZ_EXPORT CK_RV C_Logout(CK_SESSION_HANDLE hSession)
     kz_slot *slot;
     CK_RV rv;
 
-    if ((rv = kz_enter()) != CKR_OK)
-        return rv;
-    s = kz_sessions_get(hSession);
-    slot = s ? kz_slots_get(s->slot) : NULL;
-    if (!s) {
-        rv = CKR_SESSION_HANDLE_INVALID;
-    } else if (!slot || !slot->present) {
-        rv = CKR_DEVICE_REMOVED;
-    } else if (slot->user == KZ_NOBODY) {
+    if ((rv = kz_enter_session(hSession, &s, &slot)) != CKR_OK)
+        KZ_RET("C_Logout", rv);
+    if (slot->user == KZ_NOBODY) {
         rv = CKR_USER_NOT_LOGGED_IN;
     } else {
         rv = slot->token.ops->logout(&slot->token);

@@ -260,18 +260,17 @@ KZ_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ul
     KZ_RET("C_InitToken", rv);
 }
 
-/* A session that may change the token: R/W, on a present slot. Module lock held. */
-static CK_RV rw_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot)
+/* A session that may change the token: R/W, on a present slot. On CKR_OK
+ * returns with the module lock held. */
+static CK_RV enter_rw_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot)
 {
-    *s = kz_sessions_get(h);
-    if (!*s)
-        return CKR_SESSION_HANDLE_INVALID;
-    *slot = kz_slots_get((*s)->slot);
-    if (!*slot || !(*slot)->present)
-        return CKR_DEVICE_REMOVED;
-    if (!((*s)->flags & CKF_RW_SESSION))
-        return CKR_SESSION_READ_ONLY;
-    return CKR_OK;
+    CK_RV rv = kz_enter_session(h, s, slot);
+
+    if (rv == CKR_OK && !((*s)->flags & CKF_RW_SESSION)) {
+        kz_leave();
+        rv = CKR_SESSION_READ_ONLY;
+    }
+    return rv;
 }
 
 KZ_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
@@ -282,10 +281,9 @@ KZ_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_U
 
     if (!pPin && ulPinLen)
         return CKR_ARGUMENTS_BAD;
-    if ((rv = kz_enter()) != CKR_OK)
-        return rv;
-    rv = rw_session(hSession, &s, &slot);
-    if (rv == CKR_OK && slot->user != CKU_SO)
+    if ((rv = enter_rw_session(hSession, &s, &slot)) != CKR_OK)
+        KZ_RET("C_InitPIN", rv);
+    if (slot->user != CKU_SO)
         rv = CKR_USER_NOT_LOGGED_IN;
     else if (rv == CKR_OK && !slot->token.ops->init_pin)
         rv = CKR_FUNCTION_NOT_SUPPORTED;
@@ -306,12 +304,11 @@ KZ_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK
 
     if ((!pOldPin && ulOldLen) || (!pNewPin && ulNewLen))
         return CKR_ARGUMENTS_BAD;
-    if ((rv = kz_enter()) != CKR_OK)
-        return rv;
-    rv = rw_session(hSession, &s, &slot);
-    if (rv == CKR_OK && !slot->token.ops->set_pin)
+    if ((rv = enter_rw_session(hSession, &s, &slot)) != CKR_OK)
+        KZ_RET("C_SetPIN", rv);
+    if (!slot->token.ops->set_pin)
         rv = CKR_FUNCTION_NOT_SUPPORTED;
-    else if (rv == CKR_OK)
+    else
         rv = slot->token.ops->set_pin(&slot->token, slot->user, pOldPin, ulOldLen, pNewPin, ulNewLen);
     kz_leave();
     KZ_RET("C_SetPIN", rv);
