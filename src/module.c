@@ -1,4 +1,5 @@
 #include "module.h"
+#include "card_slots.h"
 #include "crypto_backend.h"
 #include "log.h"
 #include "object_store.h"
@@ -27,6 +28,7 @@ CK_RV kz_module_init(const CK_C_INITIALIZE_ARGS *args)
         kz_lock_forget();
         kz_sessions_free_all();
         kz_slots_free_all();
+        kz_card_slots_fini();
         kz_objects_destroy_all();
         if (kz_mod.event_fd >= 0)
             close(kz_mod.event_fd);
@@ -70,6 +72,7 @@ CK_RV kz_module_fini(void)
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     kz_mutex_lock(kz_mod.lock);
     kz_mod.finalizing = 1;
+    kz_card_slots_cancel_wait();
     kz_mutex_unlock(kz_mod.lock);
     /* Wake C_WaitForSlotEvent and let it leave before the state goes. */
     if (kz_mod.event_fd >= 0 && write(kz_mod.event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -86,6 +89,7 @@ CK_RV kz_module_fini(void)
     kz_mutex_lock(kz_mod.lock);
     kz_sessions_free_all();
     kz_slots_free_all();
+    kz_card_slots_fini();
     kz_objects_destroy_all();
     kz_mod.initialized = 0;
     kz_mutex_unlock(kz_mod.lock);
@@ -171,6 +175,7 @@ void kz_session_release(kz_session *s)
 void kz_refresh_slots(void)
 {
     kz_softtoken_sync(&kz_mod.cfg);
+    kz_card_slots_sync();
 }
 
 CK_RV kz_slot_ensure_objects(kz_slot *slot)

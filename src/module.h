@@ -38,7 +38,7 @@ void kz_session_release(kz_session *s);
  * its token. On CKR_OK returns with the lock held; on error without it. */
 CK_RV kz_enter_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot);
 
-/* Rescans the keystore folders (and, later, readers). Module lock held. */
+/* Rescans the keystore folders and the card readers. Module lock held. */
 void kz_refresh_slots(void);
 /* Builds the token objects of a slot for its current login state. Module lock held. */
 CK_RV kz_slot_ensure_objects(kz_slot *slot);

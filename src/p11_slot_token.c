@@ -1,4 +1,5 @@
 /* Slot and token management (PKCS#11 2.40 §5.5). */
+#include "card_slots.h"
 #include "frontend.h"
 #include "mechanism.h"
 
@@ -8,8 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* How often a blocking C_WaitForSlotEvent looks at the keystore folders;
- * C_Finalize interrupts it at once through the event fd. */
+/* How often a blocking C_WaitForSlotEvent looks at the keystore folders.
+ * Reader and card events wake it at once (it sleeps in PC/SC when it can);
+ * C_Finalize interrupts it at once through the event fd or SCardCancel. */
 #define WAIT_POLL_MS 500
 
 KZ_EXPORT CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PTR pulCount)
@@ -60,7 +62,7 @@ KZ_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
     kz_pad_field(pInfo->slotDescription, sizeof(pInfo->slotDescription), s->description);
     kz_pad_field(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), "kzp11 project");
     /* A container file can disappear like a card can be pulled. */
-    pInfo->flags = CKF_REMOVABLE_DEVICE | (s->present ? CKF_TOKEN_PRESENT : 0);
+    pInfo->flags = CKF_REMOVABLE_DEVICE | s->flags | (s->present ? CKF_TOKEN_PRESENT : 0);
     pInfo->hardwareVersion.major = KZP11_VERSION_MAJOR;
     pInfo->hardwareVersion.minor = KZP11_VERSION_MINOR;
     pInfo->firmwareVersion = pInfo->hardwareVersion;
@@ -137,6 +139,7 @@ KZ_EXPORT CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID
     kz_mod.waiters++;
     for (;;) {
         struct pollfd pfd = { .fd = kz_mod.event_fd, .events = POLLIN };
+        kz_card_wait *w;
 
         kz_refresh_slots();
         if (take_event(pSlot)) {
@@ -147,12 +150,16 @@ KZ_EXPORT CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID
             rv = CKR_NO_EVENT;
             break;
         }
+        w = kz_card_slots_wait_prepare();
         kz_leave();
-        if (pfd.fd >= 0)
-            poll(&pfd, 1, WAIT_POLL_MS);
-        else
-            usleep(WAIT_POLL_MS * 1000);
+        if (!kz_card_slots_wait(w, WAIT_POLL_MS)) {
+            if (pfd.fd >= 0)
+                poll(&pfd, 1, WAIT_POLL_MS);
+            else
+                usleep(WAIT_POLL_MS * 1000);
+        }
         kz_mutex_lock(kz_mod.lock);
+        kz_card_slots_wait_done(w);
         if (kz_mod.finalizing) {
             rv = CKR_CRYPTOKI_NOT_INITIALIZED;
             break;

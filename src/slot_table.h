@@ -16,6 +16,7 @@ typedef struct kz_slot {
     char *key;                    /* what the slot shows: a file path, a reader name */
     char description[65];         /* NUL-terminated; blank-padded on output */
     void (*describe)(const char *key, char *out, size_t len);   /* the provider's */
+    CK_FLAGS flags;               /* the provider's CK_SLOT_INFO flags (CKF_HW_SLOT) */
     int present;
     int event;                    /* presence changed since the last C_WaitForSlotEvent */
     kz_token token;               /* ops == NULL when absent */

@@ -7,7 +7,8 @@ set -eu
 build_pkgs="autoconf automake libtool pkg-config make gcc libssl-dev libp11-kit-dev
 libpcsclite-dev libtasn1-6-dev openssl opensc"
 test_pkgs="$build_pkgs libcmocka-dev softhsm2 libnss3-tools gnutls-bin
-libengine-pkcs11-openssl libengine-gost-openssl p11-kit p11-kit-modules util-linux coreutils"
+libengine-pkcs11-openssl libengine-gost-openssl p11-kit p11-kit-modules util-linux coreutils
+pcscd vsmartcard-vpcd"
 
 case "${1:-build}" in
 build) pkgs=$build_pkgs ;;

@@ -137,6 +137,10 @@ XDG_CONFIG_HOME=$HOME/.config
 export HOME XDG_CONFIG_HOME
 unset XDG_RUNTIME_DIR OPENSSL_CONF OPENSSL_ENGINES GNUTLS_PIN GNUTLS_SO_PIN \
     NSS_DEFAULT_DB_TYPE P11_KIT_DEBUG KZP11_DEBUG KZP11_KEYSTORE 2>/dev/null
+# Nor the developer's smart cards: no pcscd at this socket, so reader slots
+# appear only where a test starts the card bench (readers.sh).
+PCSCLITE_CSOCK_NAME=$KZ_TMP/no-pcscd.comm
+export PCSCLITE_CSOCK_NAME
 LC_ALL=C
 export LC_ALL
 

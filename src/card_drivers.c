@@ -1,0 +1,34 @@
+#include "card_drivers.h"
+
+/* Empty until the first driver lands (Kaztoken, then the ID card and
+ * eToken/JaCarta): until then every card is one no driver knows, which the
+ * reader layer shows as a reader slot without a token. */
+const kz_card_driver *const kz_card_drivers[] = {
+    NULL,
+};
+
+int kz_atr_match(const kz_atr_pattern *p, const uint8_t *atr, size_t len)
+{
+    if (p->len != len)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t m = p->mask ? p->mask[i] : 0xFF;
+        if ((atr[i] & m) != (p->atr[i] & m))
+            return 0;
+    }
+    return 1;
+}
+
+const kz_card_driver *kz_card_driver_next(const kz_card_driver *const *table,
+                                          const uint8_t *atr, size_t len, size_t *pos)
+{
+    for (; table[*pos]; (*pos)++) {
+        const kz_card_driver *d = table[*pos];
+        for (size_t i = 0; i < d->n_atrs; i++)
+            if (kz_atr_match(&d->atrs[i], atr, len)) {
+                (*pos)++;
+                return d;
+            }
+    }
+    return NULL;
+}
