@@ -48,11 +48,6 @@ static CK_RV hand_over(unsigned char *buf, size_t n, int secret,
     return CKR_OK;
 }
 
-static int is_gost(const kz_pkey *k)
-{
-    return k->type == CKK_GOSTR3410 || k->type == CKK_GOSTR3410_512;
-}
-
 CK_RV kz_pkey_to_pkcs8(const kz_pkey *k, unsigned char **der, size_t *len)
 {
     OSSL_ENCODER_CTX *ectx;
@@ -65,7 +60,7 @@ CK_RV kz_pkey_to_pkcs8(const kz_pkey *k, unsigned char **der, size_t *len)
     *der = NULL;
     *len = 0;
 
-    if (is_gost(k)) {
+    if (kz_pkey_is_gost(k)) {
         if (!k->gost.has_priv)
             return CKR_KEY_TYPE_INCONSISTENT;
         if (kz_gost_key_to_pkcs8(&k->gost, kz_gost_key_kazakh_encodable(&k->gost),
@@ -103,7 +98,7 @@ CK_RV kz_pkey_to_spki_nca(const kz_pkey *k, unsigned char **der, size_t *len)
     *der = NULL;
     *len = 0;
 
-    if (is_gost(k)) {
+    if (kz_pkey_is_gost(k)) {
         if (!k->gost.has_pub)
             return CKR_KEY_TYPE_INCONSISTENT;
         if (kz_gost_key_to_spki(&k->gost, kz_gost_key_kazakh_encodable(&k->gost),

@@ -141,7 +141,7 @@ CK_RV kz_pkey_gost_generate(const unsigned char *curve_oid, size_t clen,
 CK_RV kz_pkey_gost_params(const kz_pkey *k, const unsigned char **curve, size_t *clen,
                           const unsigned char **hash, size_t *hlen)
 {
-    if (k->type != CKK_GOSTR3410 && k->type != CKK_GOSTR3410_512)
+    if (!kz_pkey_is_gost(k))
         return CKR_KEY_TYPE_INCONSISTENT;
     return kz_gost_key_param_oids(&k->gost, curve, clen, hash, hlen) == 0 ? CKR_OK
                                                                           : CKR_GENERAL_ERROR;
@@ -149,7 +149,7 @@ CK_RV kz_pkey_gost_params(const kz_pkey *k, const unsigned char **curve, size_t 
 
 CK_RV kz_pkey_gost_value(const kz_pkey *k, const unsigned char **pub, size_t *len)
 {
-    if (k->type != CKK_GOSTR3410 && k->type != CKK_GOSTR3410_512)
+    if (!kz_pkey_is_gost(k))
         return CKR_KEY_TYPE_INCONSISTENT;
     *pub = k->gost.pub;
     *len = k->gost.pub_len;

@@ -272,18 +272,13 @@ CK_RV kz_pkey_spki(const kz_pkey *k, unsigned char **der, size_t *len)
 
 /* ---- Dispatch --------------------------------------------------------------- */
 
-static int is_gost(const kz_pkey *k)
-{
-    return k->type == CKK_GOSTR3410 || k->type == CKK_GOSTR3410_512;
-}
-
 CK_RV kz_pkey_sign(const kz_pkey *k, const kz_sig_params *p,
                    const unsigned char *in, size_t inlen,
                    unsigned char *out, size_t *outlen)
 {
-    if (is_gost(k) != (p->scheme == KZ_SIG_GOST))
+    if (kz_pkey_is_gost(k) != (p->scheme == KZ_SIG_GOST))
         return CKR_KEY_TYPE_INCONSISTENT;
-    return is_gost(k) ? kz_gost_sign(k, in, inlen, out, outlen)
+    return kz_pkey_is_gost(k) ? kz_gost_sign(k, in, inlen, out, outlen)
                       : kz_rsa_sign(k, p, in, inlen, out, outlen);
 }
 
@@ -291,9 +286,9 @@ CK_RV kz_pkey_verify(const kz_pkey *k, const kz_sig_params *p,
                      const unsigned char *in, size_t inlen,
                      const unsigned char *sig, size_t siglen)
 {
-    if (is_gost(k) != (p->scheme == KZ_SIG_GOST))
+    if (kz_pkey_is_gost(k) != (p->scheme == KZ_SIG_GOST))
         return CKR_KEY_TYPE_INCONSISTENT;
-    return is_gost(k) ? kz_gost_verify(k, in, inlen, sig, siglen)
+    return kz_pkey_is_gost(k) ? kz_gost_verify(k, in, inlen, sig, siglen)
                       : kz_rsa_verify(k, p, in, inlen, sig, siglen);
 }
 

@@ -17,6 +17,11 @@ struct kz_pkey {
 
 kz_pkey *kz_pkey_alloc(CK_KEY_TYPE type);
 
+static inline int kz_pkey_is_gost(const kz_pkey *k)
+{
+    return k->type == CKK_GOSTR3410 || k->type == CKK_GOSTR3410_512;
+}
+
 CK_RV kz_rsa_sign(const kz_pkey *k, const kz_sig_params *p, const unsigned char *in, size_t inlen,
                   unsigned char *out, size_t *outlen);
 CK_RV kz_rsa_verify(const kz_pkey *k, const kz_sig_params *p, const unsigned char *in, size_t inlen,
