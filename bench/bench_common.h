@@ -172,6 +172,54 @@ static inline int bench_gate_release(bench_gate *g, int n, double seconds)
     return failed;
 }
 
+/* What a timed run cost the process: CPU seconds and context switches. */
+typedef struct bench_usage {
+    double cpu;
+    long vcs, ivcs;
+} bench_usage;
+
+/* Runs the workers of one measurement: starts n threads running fn, one per
+ * element of `workers` (an array of `size`-byte structs whose pthread_t sits
+ * at `thread_off`), lets them through the gate together for `seconds`, and
+ * joins them. Threads that cannot start count as failed setups, so the
+ * started ones are told to stop at the gate. Initialises and destroys g.
+ * Returns the number of failed setups; *started says how many ran. */
+static inline int bench_run_workers(bench_gate *g, long n, double seconds, void *(*fn)(void *),
+                                    void *workers, size_t size, size_t thread_off,
+                                    const char *prog, long *started, bench_usage *u)
+{
+    char *base = workers;
+    double cpu0;
+    long vcs0, ivcs0, i;
+    int failed;
+
+    *started = 0;
+    bench_gate_init(g);
+    for (i = 0; i < n; i++) {
+        if (pthread_create((pthread_t *)(base + (size_t)i * size + thread_off), NULL, fn,
+                           base + (size_t)i * size) != 0) {
+            fprintf(stderr, "%s: pthread_create failed\n", prog);
+            break;
+        }
+        (*started)++;
+    }
+    pthread_mutex_lock(&g->mu);
+    g->ready += (int)(n - *started);
+    g->failed += (int)(n - *started);
+    pthread_mutex_unlock(&g->mu);
+    cpu0 = bench_cpu_seconds();
+    bench_ctx_switches(&vcs0, &ivcs0);
+    failed = bench_gate_release(g, (int)n, seconds);
+    for (i = 0; i < *started; i++)
+        pthread_join(*(pthread_t *)(base + (size_t)i * size + thread_off), NULL);
+    u->cpu = bench_cpu_seconds() - cpu0;
+    bench_ctx_switches(&u->vcs, &u->ivcs);
+    u->vcs -= vcs0;
+    u->ivcs -= ivcs0;
+    bench_gate_destroy(g);
+    return failed;
+}
+
 /* Writes len bytes to path; returns 0 or -1 (with a message). */
 static inline int bench_write_file(const char *path, const unsigned char *buf, size_t len)
 {

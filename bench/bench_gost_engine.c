@@ -215,8 +215,8 @@ static int run_sign(int argc, char **argv)
     gost_cfg cfg;
     gost_worker *w = NULL;
     long threads = 1, i, started = 0;
-    double seconds = 3.0, cpu0, cpu1, end = 0.0, elapsed;
-    long vcs0, ivcs0, vcs1, ivcs1;
+    double seconds = 3.0, end = 0.0, elapsed;
+    bench_usage use;
     unsigned long total = 0;
     unsigned char in0[DIGEST_LEN];
     int opt, ret = 1, failed;
@@ -248,29 +248,10 @@ static int run_sign(int argc, char **argv)
         fprintf(stderr, "bench_gost_engine: out of memory\n");
         goto free_key;
     }
-    bench_gate_init(&cfg.gate);
-    for (i = 0; i < threads; i++) {
+    for (i = 0; i < threads; i++)
         w[i].cfg = &cfg;
-        if (pthread_create(&w[i].thread, NULL, gost_thread, &w[i]) != 0) {
-            fprintf(stderr, "bench_gost_engine: pthread_create failed\n");
-            break;
-        }
-        started++;
-    }
-    /* Threads that could not start count as failed setups, so the started
-     * ones are told to stop at the gate. */
-    pthread_mutex_lock(&cfg.gate.mu);
-    cfg.gate.ready += (int)(threads - started);
-    cfg.gate.failed += (int)(threads - started);
-    pthread_mutex_unlock(&cfg.gate.mu);
-    cpu0 = bench_cpu_seconds();
-    bench_ctx_switches(&vcs0, &ivcs0);
-    failed = bench_gate_release(&cfg.gate, (int)threads, seconds);
-    for (i = 0; i < started; i++)
-        pthread_join(w[i].thread, NULL);
-    cpu1 = bench_cpu_seconds();
-    bench_ctx_switches(&vcs1, &ivcs1);
-    bench_gate_destroy(&cfg.gate);
+    failed = bench_run_workers(&cfg.gate, threads, seconds, gost_thread, w, sizeof(*w),
+                               (size_t)((char *)&w[0].thread - (char *)&w[0]), "bench_gost_engine", &started, &use);
 
     for (i = 0; i < started; i++)
         failed += w[i].failed;
@@ -299,16 +280,16 @@ static int run_sign(int argc, char **argv)
            "%ld thread(s), %.2f s: %lu signatures, %.1f sig/s, %.3f ms CPU per signature "
            "(per thread:",
            paramset, DIGEST_LEN, threads, elapsed, total, (double)total / elapsed,
-           total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0);
+           total ? use.cpu * 1000.0 / (double)total : 0.0);
     for (i = 0; i < threads; i++)
         printf(" %lu", w[i].count);
-    printf("), context switches: %ld voluntary, %ld involuntary\n", vcs1 - vcs0,
-           ivcs1 - ivcs0);
+    printf("), context switches: %ld voluntary, %ld involuntary\n", use.vcs,
+           use.ivcs);
     printf("RESULT mode=sign threads=%ld count=%lu elapsed=%.4f rate=%.2f cpu_ms_per_sig=%.4f "
            "sig_len=%lu in_len=%d vcsw=%ld ivcsw=%ld\n",
            threads, total, elapsed, (double)total / elapsed,
-           total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0, (unsigned long)w[0].sig0_len,
-           DIGEST_LEN, vcs1 - vcs0, ivcs1 - ivcs0);
+           total ? use.cpu * 1000.0 / (double)total : 0.0, (unsigned long)w[0].sig0_len,
+           DIGEST_LEN, use.vcs, use.ivcs);
     ret = 0;
 
 free_workers:

@@ -94,8 +94,8 @@ int main(int argc, char **argv)
     ossl_worker *w = NULL;
     FILE *f;
     long threads = 1, i, started = 0;
-    double seconds = 3.0, cpu0, cpu1, end = 0.0, elapsed;
-    long vcs0, ivcs0, vcs1, ivcs1;
+    double seconds = 3.0, end = 0.0, elapsed;
+    bench_usage use;
     unsigned long total = 0;
     int opt, failed, ret = 1;
 
@@ -139,27 +139,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_openssl: out of memory\n");
         goto out;
     }
-    bench_gate_init(&cfg.gate);
-    for (i = 0; i < threads; i++) {
+    for (i = 0; i < threads; i++)
         w[i].cfg = &cfg;
-        if (pthread_create(&w[i].thread, NULL, ossl_thread, &w[i]) != 0) {
-            fprintf(stderr, "bench_openssl: pthread_create failed\n");
-            break;
-        }
-        started++;
-    }
-    pthread_mutex_lock(&cfg.gate.mu);
-    cfg.gate.ready += (int)(threads - started);
-    cfg.gate.failed += (int)(threads - started);
-    pthread_mutex_unlock(&cfg.gate.mu);
-    cpu0 = bench_cpu_seconds();
-    bench_ctx_switches(&vcs0, &ivcs0);
-    failed = bench_gate_release(&cfg.gate, (int)threads, seconds);
-    for (i = 0; i < started; i++)
-        pthread_join(w[i].thread, NULL);
-    cpu1 = bench_cpu_seconds();
-    bench_ctx_switches(&vcs1, &ivcs1);
-    bench_gate_destroy(&cfg.gate);
+    failed = bench_run_workers(&cfg.gate, threads, seconds, ossl_thread, w, sizeof(*w),
+                               (size_t)((char *)&w[0].thread - (char *)&w[0]), "bench_openssl", &started, &use);
 
     for (i = 0; i < started; i++)
         failed += w[i].failed;
@@ -185,16 +168,16 @@ int main(int argc, char **argv)
     printf("sign: OpenSSL %s, %s, %ld thread(s), %.2f s: %lu signatures, %.1f sig/s, "
            "%.3f ms CPU per signature (per thread:",
            OpenSSL_version(OPENSSL_VERSION), digest, threads, elapsed, total,
-           (double)total / elapsed, total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0);
+           (double)total / elapsed, total ? use.cpu * 1000.0 / (double)total : 0.0);
     for (i = 0; i < threads; i++)
         printf(" %lu", w[i].count);
-    printf("), context switches: %ld voluntary, %ld involuntary\n", vcs1 - vcs0,
-           ivcs1 - ivcs0);
+    printf("), context switches: %ld voluntary, %ld involuntary\n", use.vcs,
+           use.ivcs);
     printf("RESULT mode=sign threads=%ld count=%lu elapsed=%.4f rate=%.2f cpu_ms_per_sig=%.4f "
            "sig_len=%lu vcsw=%ld ivcsw=%ld\n",
            threads, total, elapsed, (double)total / elapsed,
-           total ? (cpu1 - cpu0) * 1000.0 / (double)total : 0.0, (unsigned long)w[0].sig0_len,
-           vcs1 - vcs0, ivcs1 - ivcs0);
+           total ? use.cpu * 1000.0 / (double)total : 0.0, (unsigned long)w[0].sig0_len,
+           use.vcs, use.ivcs);
     ret = 0;
 
 out:
