@@ -121,22 +121,14 @@ CK_RV kz_st_set_path(softtoken *st, const char *path)
 
 /* ---- Driver ops ------------------------------------------------------------------- */
 
-static void pad(unsigned char *dst, size_t len, const char *src)
-{
-    size_t n = strlen(src);
-
-    memset(dst, ' ', len);
-    memcpy(dst, src, n < len ? n : len);
-}
-
 static CK_RV st_get_info(kz_token *t, CK_TOKEN_INFO *info)
 {
     softtoken *st = t->drv;
 
-    pad(info->label, sizeof(info->label), st->label);
-    pad(info->manufacturerID, sizeof(info->manufacturerID), "kzp11");
-    pad(info->model, sizeof(info->model), "PKCS#12 file");
-    pad(info->serialNumber, sizeof(info->serialNumber), st->serial);
+    kz_pad_field(info->label, sizeof(info->label), st->label);
+    kz_pad_field(info->manufacturerID, sizeof(info->manufacturerID), "kzp11");
+    kz_pad_field(info->model, sizeof(info->model), "PKCS#12 file");
+    kz_pad_field(info->serialNumber, sizeof(info->serialNumber), st->serial);
     info->flags = CKF_RNG | CKF_LOGIN_REQUIRED;
     /* A free slot is an uninitialised token: C_InitToken makes a container. */
     if (st->path)

@@ -79,6 +79,12 @@ void kz_card_set_logged_in(kz_card *c, int on)
     __atomic_store_n(&c->logged_in, on ? 1 : 0, __ATOMIC_RELAXED);
 }
 
+void kz_card_login_lost(kz_card *c)
+{
+    if (__atomic_exchange_n(&c->logged_in, 0, __ATOMIC_RELAXED))
+        __atomic_store_n(&c->login_lost, 1, __ATOMIC_RELAXED);
+}
+
 int kz_card_take_login_lost(kz_card *c)
 {
     return __atomic_exchange_n(&c->login_lost, 0, __ATOMIC_RELAXED);
@@ -126,8 +132,7 @@ static CK_RV recover_reset(kz_card *c)
             c->extended = 0;
     }
     c->resets++;
-    if (__atomic_exchange_n(&c->logged_in, 0, __ATOMIC_RELAXED))
-        __atomic_store_n(&c->login_lost, 1, __ATOMIC_RELAXED);
+    kz_card_login_lost(c);
     KZ_DEBUG("%s: card was reset; reconnected", c->reader);
     return CKR_OK;
 }

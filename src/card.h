@@ -58,5 +58,8 @@ CK_RV kz_card_command(kz_card *c, const kz_apdu *a, kz_rapdu *r);
  * the core, which drops the slot's login instead of claiming one the card
  * no longer has. */
 void kz_card_set_logged_in(kz_card *c, int on);
+/* The card answered as if no PIN were verified (another program logged it
+ * out): reported to the core like a reset's lost login. */
+void kz_card_login_lost(kz_card *c);
 
 #endif

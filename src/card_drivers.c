@@ -1,9 +1,9 @@
 #include "card_drivers.h"
+#include "kaztoken.h"
 
-/* Empty until the first driver lands (Kaztoken, then the ID card and
- * eToken/JaCarta): until then every card is one no driver knows, which the
- * reader layer shows as a reader slot without a token. */
+/* A card no driver here knows shows as a reader slot without a token. */
 const kz_card_driver *const kz_card_drivers[] = {
+    &kz_kaztoken_driver,
     NULL,
 };
 

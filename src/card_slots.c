@@ -38,6 +38,9 @@ static size_t n_readers;
 static kz_pcsc monitor;           /* listing and querying readers */
 static kz_pcsc waiter;            /* C_WaitForSlotEvent's blocking wait */
 static int synced;                /* a sync has run: readers seen from now on are new */
+/* pcscd went away since the last look: the cards' connections died with it,
+ * whatever the new pcscd's reader states say. */
+static int service_lost;
 static int waiting;
 static int cancelled;             /* atomic: C_Finalize wants waits to end */
 static DWORD pnp_state;
@@ -167,8 +170,10 @@ static void scan_readers(scan *s)
         if (rc == SCARD_E_NO_READERS_AVAILABLE)
             return;
         if (rc != SCARD_S_SUCCESS) {
-            if (kz_pcsc_check(&monitor, rc))
+            if (kz_pcsc_check(&monitor, rc)) {
+                service_lost = 1;
                 continue;
+            }
             KZ_DEBUG("pcsc: SCardListReaders: %s", kz_pcsc_name(rc));
             return;
         }
@@ -183,8 +188,12 @@ static void scan_readers(scan *s)
         if (rc == SCARD_S_SUCCESS || rc == SCARD_E_TIMEOUT)
             return;
         scan_free(s);
-        if (rc == SCARD_E_UNKNOWN_READER || kz_pcsc_check(&monitor, rc))
+        if (rc == SCARD_E_UNKNOWN_READER)
             continue;
+        if (kz_pcsc_check(&monitor, rc)) {
+            service_lost = 1;
+            continue;
+        }
         KZ_DEBUG("pcsc: SCardGetStatusChange: %s", kz_pcsc_name(rc));
         return;
     }
@@ -205,7 +214,7 @@ static void observe(reader *r, const SCARD_READERSTATE *st)
     /* The event counter in the high word moves on every insertion and
      * removal: a card swapped between two looks differs there. */
     int changed = present != r->present
-                  || (present && ((ev >> 16) != (r->state >> 16) || atr_len != r->atr_len
+                  || (present && (service_lost || (ev >> 16) != (r->state >> 16) || atr_len != r->atr_len
                                   || memcmp(st->rgbAtr, r->atr, atr_len) != 0));
 
     if (changed) {
@@ -369,6 +378,10 @@ void kz_card_slots_sync(void)
     for (size_t i = 0; i < n_readers; i++)
         if (!readers[i]->listed)
             observe_gone(readers[i]);
+    /* Once the readers were seen through the new pcscd; with no pcscd yet,
+     * the next look still has to treat its cards as new. */
+    if (sc.n)
+        service_lost = 0;
 
     /* A card that left or was swapped takes its token along (its sessions
      * are closed); kz_slots_sync below only drops the tokens of readers
@@ -499,7 +512,7 @@ void kz_card_slots_fini(void)
     kz_pcsc_release(&monitor);
     kz_pcsc_release(&waiter);
     wait_clear(&the_wait);
-    synced = waiting = 0;
+    synced = waiting = service_lost = 0;
     pnp_state = 0;
     __atomic_store_n(&cancelled, 0, __ATOMIC_RELEASE);
 }

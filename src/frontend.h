@@ -16,9 +16,6 @@
     if (kz_log_enabled && r_ != CKR_OK) KZ_DEBUG("%s: %s", name, kz_rv_name(r_)); \
     return r_; } while (0)
 
-/* Blank-pads a string into a fixed-width PKCS#11 field. */
-void kz_pad_field(unsigned char *dst, size_t len, const char *src);
-
 typedef enum { KZ_USE_SIGN, KZ_USE_VERIFY, KZ_USE_DECRYPT, KZ_USE_ENCRYPT } kz_op_use;
 /* The key object an operation's Init names, checked for that use with
  * mechanism m (src/op_key.c). Module lock held. */

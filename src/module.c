@@ -1,4 +1,5 @@
 #include "module.h"
+#include "card_cache.h"
 #include "card_slots.h"
 #include "crypto_backend.h"
 #include "log.h"
@@ -29,6 +30,7 @@ CK_RV kz_module_init(const CK_C_INITIALIZE_ARGS *args)
         kz_sessions_free_all();
         kz_slots_free_all();
         kz_card_slots_fini();
+        kz_card_cache_clear_all();
         kz_objects_destroy_all();
         if (kz_mod.event_fd >= 0)
             close(kz_mod.event_fd);
@@ -90,6 +92,7 @@ CK_RV kz_module_fini(void)
     kz_sessions_free_all();
     kz_slots_free_all();
     kz_card_slots_fini();
+    kz_card_cache_clear_all();
     kz_objects_destroy_all();
     kz_mod.initialized = 0;
     kz_mutex_unlock(kz_mod.lock);
@@ -136,6 +139,9 @@ CK_RV kz_session_acquire(CK_SESSION_HANDLE h, kz_session **out, kz_slot **slot_o
         kz_leave();
         return CKR_SESSION_HANDLE_INVALID;
     }
+    /* A card that lost its login (reset, another program's logout) logs
+     * its slot out before anyone reads the slot's login state. */
+    kz_card_slots_check_logins();
     slot = kz_slots_get(s->slot);
     s->refs++;
     s->user_now = slot ? slot->user : KZ_NOBODY;
@@ -153,6 +159,7 @@ CK_RV kz_enter_session(CK_SESSION_HANDLE h, kz_session **s, kz_slot **slot)
 
     if (rv != CKR_OK)
         return rv;
+    kz_card_slots_check_logins();
     *s = kz_sessions_get(h);
     *slot = *s ? kz_slots_get((*s)->slot) : NULL;
     if (!*s)
@@ -327,6 +334,19 @@ CK_RV kz_slot_reload(kz_slot *slot)
     free(old.v);
     free(r.fresh);
     return CKR_OK;
+}
+
+CK_RV kz_slot_refresh(kz_slot *slot)
+{
+    int changed = 0;
+    CK_RV rv;
+
+    if (!slot->token.ops->refresh || !slot->objects_built || !slot->present)
+        return CKR_OK;
+    rv = slot->token.ops->refresh(&slot->token, &changed);
+    if (rv == CKR_OK && changed)
+        rv = kz_slot_reload(slot);
+    return rv;
 }
 
 CK_OBJECT_HANDLE kz_slot_find_object(kz_slot *slot, CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len)

@@ -46,6 +46,9 @@ CK_RV kz_slot_ensure_objects(kz_slot *slot);
  * container renamed): rebuilds the objects, keeping the handles of those
  * that are still there. Module lock held. */
 CK_RV kz_slot_reload(kz_slot *slot);
+/* Asks the token whether its objects changed behind our back (refresh op)
+ * and rebuilds them if so. Module lock held. */
+CK_RV kz_slot_refresh(kz_slot *slot);
 /* The token object of that class and CKA_ID, or CK_INVALID_HANDLE. */
 CK_OBJECT_HANDLE kz_slot_find_object(kz_slot *slot, CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len);
 

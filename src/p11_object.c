@@ -262,11 +262,22 @@ KZ_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR p
 
     if (!pTemplate && ulCount)
         return CKR_ARGUMENTS_BAD;
-    if ((rv = enter_session(hSession, &s, &slot)) != CKR_OK)
+    if ((rv = kz_enter_session(hSession, &s, &slot)) != CKR_OK)
         return rv;
     if (s->find.active) {
         kz_leave();
         KZ_RET("C_FindObjectsInit", CKR_OPERATION_ACTIVE);
+    }
+    s->user_now = slot->user;
+    /* A search is where an application expects to see what another program
+     * put on the token meanwhile (a card shared by several programs); objects
+     * built just now need no such look. */
+    rv = slot->objects_built ? kz_slot_refresh(slot) : CKR_OK;
+    if (rv == CKR_OK && kz_slot_ensure_objects(slot) != CKR_OK)
+        rv = CKR_DEVICE_ERROR;
+    if (rv != CKR_OK) {
+        kz_leave();
+        KZ_RET("C_FindObjectsInit", rv);
     }
     /* The result set is fixed now, as the spec allows: later changes do not
      * disturb an ongoing search. */

@@ -1,6 +1,5 @@
 /* Session management (PKCS#11 2.40 §5.6). Login state belongs to the slot
  * and is shared by all of the application's sessions on it. */
-#include "card_slots.h"
 #include "frontend.h"
 #include "object_store.h"
 
@@ -96,9 +95,6 @@ KZ_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UT
         return CKR_USER_TYPE_INVALID;
     if ((rv = kz_enter_session(hSession, &s, &slot)) != CKR_OK)
         KZ_RET("C_Login", rv);
-    /* A card reset since the last rescan took its login along: the slot
-     * must not answer CKR_USER_ALREADY_LOGGED_IN for it. */
-    kz_card_slots_check_logins();
     if (userType == CKU_CONTEXT_SPECIFIC) {
         /* No key of ours has CKA_ALWAYS_AUTHENTICATE. */
         rv = CKR_OPERATION_NOT_INITIALIZED;

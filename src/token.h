@@ -14,6 +14,10 @@
 
 typedef struct kz_token kz_token;
 
+/* Blank-pads a string into a fixed-width PKCS#11 field (CK_TOKEN_INFO's
+ * label, serial number...). */
+void kz_pad_field(unsigned char *dst, size_t len, const char *src);
+
 /* What a key may be used for; the core maps these to CKA_SIGN etc. */
 enum {
     KZ_USAGE_SIGN    = 1u << 0,
@@ -31,6 +35,9 @@ typedef struct kz_model_key {
     char label[KZ_MAX_LABEL];
     kz_pkey *pub;                 /* public key: attributes, verify, encrypt */
     unsigned usage;               /* KZ_USAGE_* */
+    /* The mechanism that made the pair on the token (it never left it:
+     * CKA_LOCAL, CKA_NEVER_EXTRACTABLE); 0 when not known to be so. */
+    CK_MECHANISM_TYPE gen_mech;
     void *priv;                   /* driver's handle for private-key operations */
     void (*priv_free)(void *priv);
     /* Set instead of priv for keys the core holds itself (session keys from
@@ -93,6 +100,11 @@ typedef struct kz_token_ops {
     CK_RV (*logout)(kz_token *t);
     /* Objects visible now (public ones before login, all after). */
     CK_RV (*load_model)(kz_token *t, kz_token_model *out);
+    /* Optional: has what load_model reported changed since, through another
+     * program writing to the token? Called when a search starts, so it must
+     * be cheap (a card reads one small file); *changed = 1 makes the core
+     * rebuild the objects, keeping the handles of those that stay. */
+    CK_RV (*refresh)(kz_token *t, int *changed);
 
     /* Private-key operations on a key from load_model. `in` is already
      * hashed on the host where the scheme says so. Unlike the other ops,

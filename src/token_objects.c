@@ -109,12 +109,16 @@ CK_RV kz_objattrs_public_key(kz_attrs *a, const kz_pkey *pub, int public_object)
 }
 
 /* gen_mech: the mechanism that generated the key here (a session key),
- * or 0 for a key that came from a token. */
+ * or 0 for a key that came from a token (which may name its own). */
 static CK_RV key_common(kz_attrs *a, const kz_model_key *k, const kz_cert_info *ci,
                         int public_object, CK_MECHANISM_TYPE gen_mech)
 {
     static const CK_DATE no_date;
-    CK_ULONG genmech = gen_mech ? gen_mech : CK_UNAVAILABLE_INFORMATION;
+    CK_ULONG genmech;
+
+    if (!gen_mech)
+        gen_mech = k->gen_mech;
+    genmech = gen_mech ? gen_mech : CK_UNAVAILABLE_INFORMATION;
 
     TRY(kz_objattrs_public_key(a, k->pub, public_object));
     TRY(kz_attrs_set(a, CKA_ID, k->id, (CK_ULONG)k->id_len));
@@ -143,8 +147,9 @@ CK_RV kz_key_objects_new(CK_SLOT_ID slot, kz_model_key *k, const kz_cert_info *c
     CK_BBOOL token = gen_mech ? CK_FALSE : CK_TRUE;
     CK_BBOOL sign = (k->usage & KZ_USAGE_SIGN) ? CK_TRUE : CK_FALSE;
     CK_BBOOL decrypt = (k->usage & KZ_USAGE_DECRYPT) ? CK_TRUE : CK_FALSE;
-    /* A key generated here never left us; one from a file did. */
-    CK_BBOOL local = gen_mech ? CK_TRUE : CK_FALSE;
+    /* A key generated here, or on the token, never left it; one from a
+     * file did. */
+    CK_BBOOL local = gen_mech || k->gen_mech ? CK_TRUE : CK_FALSE;
     CK_RV rv = CKR_HOST_MEMORY;
 
     if (!pub || !priv)

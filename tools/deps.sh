@@ -8,7 +8,7 @@ build_pkgs="autoconf automake libtool pkg-config make gcc libssl-dev libp11-kit-
 libpcsclite-dev libtasn1-6-dev openssl opensc"
 test_pkgs="$build_pkgs libcmocka-dev softhsm2 libnss3-tools gnutls-bin
 libengine-pkcs11-openssl libengine-gost-openssl p11-kit p11-kit-modules util-linux coreutils
-pcscd vsmartcard-vpcd"
+pcscd vsmartcard-vpcd libccid libxml2-utils"
 
 case "${1:-build}" in
 build) pkgs=$build_pkgs ;;

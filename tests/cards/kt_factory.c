@@ -80,7 +80,10 @@ struct kt_file *kt_factory_card(const struct kt_factory *fc)
     size_t i;
 
     add_pin(mf, 0x01, fc->so_pin, fc->so_tries, 8, 0xFF, 0x01);
-    add_pin(mf, 0x02, fc->user_pin, fc->user_tries, 6, 0x01, 0x02);
+    /* The user PIN may be changed by itself or by the SO: the option
+     * OpenSC's profile has for "SO may reset the user PIN" (§3.4), without
+     * which C_InitPIN could unblock the PIN but not give it a new value. */
+    add_pin(mf, 0x02, fc->user_pin, fc->user_tries, 6, 0x01, 0x03);
     if (fc->layout == KT_LAYOUT_BARE)
         return mf;
     sys = add(mf, 0x1000, KT_DF, sys_sec);

@@ -8,6 +8,8 @@
 #   removal and insertion show in the reader state, and a token keeps its
 #   PIN counters when it comes back, while another token does not share them;
 #   a pcscd restart brings the card back;
+#   'bench add-reader' (a pcscd restart with one more vpcd entry) gives two
+#   new, working readers and keeps the old readers' names, cards and states;
 #   'bench down' leaves no process, port or socket behind, and a system
 #   pcscd, if one runs, is not touched.
 # Needs root or unprivileged user namespaces (see tests/cards/README.md).
@@ -205,6 +207,37 @@ reader_has_card 0 Yes
 reader_has_card 1 Yes
 ok "restart: a new pcscd (pid $new_pcscd), both cards back"
 
+# --- add-reader ----------------------------------------------------------------------------
+
+# pcscd restarts with one more vpcd entry (this pcscd cannot hot-add): two
+# new readers, and the old ones back under their names with the same
+# simulator processes, so the same tokens in the same states.
+apdus 0 "a wrong PIN before add-reader" "63C4" $VERIFY_BAD
+kz_ok "$KZ_TMP/add.out" "bench add-reader" bench add-reader
+assert_grep "$KZ_TMP/add.out" "restarting pcscd" "add-reader says it restarts pcscd"
+added_pcscd=$(head -n 1 "$KZ_BENCH_DIR/pcscd.pid")
+[ "$added_pcscd" != "$new_pcscd" ] || fail "add-reader kept the same pcscd"
+new_pcscd=$added_pcscd
+READER2=$(bench reader-name 2) || fail "'bench reader-name 2' failed after add-reader"
+READER3=$(bench reader-name 3) || fail "'bench reader-name 3' failed after add-reader"
+"$PCSC_STATE" list >"$KZ_TMP/state.out" 2>&1
+assert_eq "$(wc -l <"$KZ_TMP/state.out")" 4 "readers PC/SC lists after add-reader"
+assert_grep "$KZ_TMP/state.out" "^present${tab}3B88014B415A544F4B454E82${tab}$READER0\$" "reader 0 keeps its card"
+assert_grep "$KZ_TMP/state.out" "^present${tab}[0-9A-F]*${tab}$(bench reader-name 1)\$" "reader 1 keeps its card"
+assert_grep "$KZ_TMP/state.out" "^empty${tab}-${tab}$READER2\$" "new reader 2, empty"
+assert_grep "$KZ_TMP/state.out" "^empty${tab}-${tab}$READER3\$" "new reader 3, empty"
+port0=$(awk -F= '/^port_base=/ { print $2 }' "$KZ_BENCH_DIR/bench.conf")
+kz_ok "$KZ_TMP/status.out" "bench status" bench status
+assert_grep "$KZ_TMP/status.out" "^reader 3: \"$READER3\" port $((port0 + 3)): empty\$" "'bench status' knows reader 3"
+# Reader 0's token still has the 4 tries the wrong PIN left it (a fresh
+# token or reader 1's would say 5); reader 1's simulator counts on from 3.
+apdus 0 "the token in reader 0 after add-reader" "63C4" $VERIFY_STATUS
+apdus 1 "the token in reader 1 after add-reader" "9000" $SELECT_MF
+assert_eq "$(cat "$KZ_TMP/count")" 4 "APDUs counted by reader 1's simulator across add-reader"
+kz_ok "$KZ_TMP/ins3.out" "bench insert 3 (a new reader)" bench insert 3 kaztoken@late
+apdus 3 "a card in new reader 3" "9000 63C5" $SELECT_MF $VERIFY_STATUS
+ok "add-reader: a new pcscd (pid $new_pcscd), 4 readers, the old cards unchanged, reader 3 takes a card"
+
 # --- down ----------------------------------------------------------------------------------
 
 pids="$new_pcscd $(head -n 1 "$KZ_BENCH_DIR/watchdog.pid")"
@@ -230,7 +263,7 @@ for p in /proc/[0-9]*; do
         fail "process ${p#/proc/} still refers to the bench: $(tr '\0' ' ' <"$p/cmdline")"
     fi
 done
-for port in $ports $((ports + 1)); do
+for port in $ports $((ports + 1)) $((ports + 2)) $((ports + 3)); do
     hex=$(printf '%04X' "$port")
     if awk -v p=":$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
         END { exit !f }' /proc/net/tcp /proc/net/tcp6; then

@@ -7,7 +7,9 @@
  *   KZ_BENCH_INSERT, KZ_BENCH_REMOVE        card in / out of that reader
  *   KZ_BENCH_PCSCD_STOP, KZ_BENCH_PCSCD_START   pcscd gone / back on the same
  *                                           socket, the card in the reader
- *   KZ_BENCH_ADD_READER                     optional: a second reader appears
+ *   KZ_BENCH_ADD_READER                     more readers appear (on this bench
+ *                                           through a pcscd restart that keeps
+ *                                           the card in the reader)
  *   KZ_BENCH_TOKEN = absent | present       does a driver recognise the card?
  *
  * It checks: C_Initialize does no PC/SC at all (and is fast without
@@ -398,16 +400,27 @@ static int check_finalize_wakes(const char *what)
     return 1;
 }
 
+/* A reader plugged in later gets new slot IDs, above every earlier one,
+ * and an event; the earlier slots keep their IDs. The bench can only add a
+ * reader by restarting pcscd (tests/cards/bench add-reader), so every old
+ * reader also goes away and comes back under its name: the card in ours
+ * must show there again, in the same slot. */
 static int check_second_reader(void)
 {
-    CK_SLOT_ID before[128], after[128], rs[32], s;
-    CK_ULONG nb = 128, na = 128, nr;
-    CK_SLOT_ID max = 0, added = CK_INVALID_HANDLE;
+    CK_SLOT_ID before[128], after[128], rs[32], added[32], s;
+    CK_ULONG nb = 128, na = 128, nr, nadded = 0, nseen = 0;
+    CK_SLOT_ID max = 0;
+    char desc_before[65], desc_after[65];
+    int seen[32] = { 0 };
+    CK_TOKEN_INFO ti_before, ti_after;
+    CK_RV rv;
 
-    if (!getenv("KZ_BENCH_ADD_READER") || !*getenv("KZ_BENCH_ADD_READER")) {
-        printf("second reader: this bench cannot plug in a reader; not checked\n");
-        return 1;
-    }
+    drain_events();
+    if (!bench("KZ_BENCH_INSERT") || !event_without_blocking(reader, "insertion before adding a reader"))
+        return 0;
+    describe(reader, desc_before);
+    if (expect_token)
+        CHECK_RV("C_GetTokenInfo", fl->C_GetTokenInfo(reader, &ti_before), CKR_OK);
     CHECK_RV("C_GetSlotList", list_slots(CK_FALSE, before, &nb), CKR_OK);
     for (CK_ULONG i = 0; i < nb; i++)
         if (before[i] > max)
@@ -423,22 +436,46 @@ static int check_second_reader(void)
         return 0;
     for (CK_ULONG i = 0; i < nr; i++)
         if (!in_list(rs[i], before, nb))
-            added = rs[i];
-    CHECK(added != CK_INVALID_HANDLE, "no new reader slot after plugging in a reader");
-    CHECK(added > max, "the new reader got slot %lu, not a new ID (highest before: %lu)",
-          (unsigned long)added, (unsigned long)max);
-    printf("second reader: new slot %lu; the %lu earlier slots kept their IDs\n", (unsigned long)added,
-           (unsigned long)nb);
-    /* The new reader is an event too (some slot reports, the new one among them). */
-    for (int i = 0; i < 64; i++) {
-        CK_RV rv = fl->C_WaitForSlotEvent(CKF_DONT_BLOCK, &s, NULL);
-        if (rv != CKR_OK)
-            break;
-        if (s == added)
-            return 1;
+            added[nadded++] = rs[i];
+    CHECK(nadded > 0, "no new reader slot after plugging in a reader");
+    for (CK_ULONG i = 0; i < nadded; i++) {
+        CHECK(added[i] > max, "a new reader got slot %lu, not a new ID (highest before: %lu)",
+              (unsigned long)added[i], (unsigned long)max);
+        if (!token_state(added[i], 0, "new reader"))
+            return 0;
     }
-    CHECK(0, "no event for the new reader's slot %lu", (unsigned long)added);
-    return 0;
+    describe(reader, desc_after);
+    CHECK(in_list(reader, rs, nr) && strcmp(desc_before, desc_after) == 0,
+          "the old reader \"%s\" is not in its slot %lu any more (it shows \"%s\")", desc_before,
+          (unsigned long)reader, desc_after);
+    if (!token_state(reader, 1, "old reader, card in, after a reader was added"))
+        return 0;
+    if (expect_token) {
+        CHECK_RV("C_GetTokenInfo", fl->C_GetTokenInfo(reader, &ti_after), CKR_OK);
+        CHECK(memcmp(ti_before.serialNumber, ti_after.serialNumber, sizeof(ti_after.serialNumber)) == 0,
+              "another token (serial %.16s, was %.16s) in the old reader after a reader was added",
+              (const char *)ti_after.serialNumber, (const char *)ti_before.serialNumber);
+    }
+    printf("second reader: %lu new reader slot(s) from %lu; the %lu earlier slots kept their IDs\n",
+           (unsigned long)nadded, (unsigned long)added[0], (unsigned long)nb);
+
+    /* Each new reader is an event of its own (other slots may report too:
+     * the old readers went away and came back). */
+    for (int i = 0; i < 64 && nseen < nadded; i++) {
+        rv = fl->C_WaitForSlotEvent(CKF_DONT_BLOCK, &s, NULL);
+        if (rv == CKR_NO_EVENT)
+            break;
+        CHECK_RV("C_WaitForSlotEvent(DONT_BLOCK)", rv, CKR_OK);
+        for (CK_ULONG j = 0; j < nadded; j++)
+            if (added[j] == s && !seen[j]) {
+                seen[j] = 1;
+                nseen++;
+            }
+    }
+    for (CK_ULONG j = 0; j < nadded; j++)
+        CHECK(seen[j], "no event for the new reader's slot %lu", (unsigned long)added[j]);
+    printf("second reader: an event for each new slot\n");
+    return 1;
 }
 
 /* The soft token must not care about pcscd. */

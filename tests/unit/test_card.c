@@ -17,6 +17,7 @@
 #include <PCSC/winscard.h>
 
 #include "apdu.h"
+#include "card_cache.h"
 #include "card_drivers.h"
 #include "card_internal.h"
 #include "card_rv.h"
@@ -696,6 +697,54 @@ static void test_trace_masks_secrets(void **state)
     free(log);
 }
 
+/* The per-card cache: entries by card (driver and serial), file and the
+ * version the card says the file is at. */
+static void test_card_cache(void **state)
+{
+    static const uint8_t serial_a[4] = { 1, 2, 3, 4 }, serial_b[4] = { 1, 2, 3, 5 };
+    kz_card_cache *a = kz_card_cache_for("drv", serial_a, sizeof(serial_a));
+    kz_card_cache *b = kz_card_cache_for("drv", serial_b, sizeof(serial_b));
+    const uint8_t *d;
+    size_t n;
+
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    /* The same card found again, also by another driver's name: not. */
+    assert_ptr_equal(kz_card_cache_for("drv", serial_a, sizeof(serial_a)), a);
+    assert_ptr_not_equal(kz_card_cache_for("other", serial_a, sizeof(serial_a)), a);
+
+    assert_false(kz_card_cache_get(a, 0xA101, 7, &d, &n));
+    assert_int_equal(kz_card_cache_put(a, 0xA101, 7, (const uint8_t *)"abc", 3), CKR_OK);
+    assert_true(kz_card_cache_get(a, 0xA101, 7, &d, &n));
+    assert_int_equal(n, 3);
+    assert_memory_equal(d, "abc", 3);
+    /* Another version on the card: stale. Another card: not there. */
+    assert_false(kz_card_cache_get(a, 0xA101, 8, &d, &n));
+    assert_false(kz_card_cache_get(b, 0xA101, 7, &d, &n));
+    /* Replaced in place, not duplicated. */
+    assert_int_equal(kz_card_cache_put(a, 0xA101, 8, (const uint8_t *)"defg", 4), CKR_OK);
+    assert_false(kz_card_cache_get(a, 0xA101, 7, &d, &n));
+    assert_true(kz_card_cache_get(a, 0xA101, 8, &d, &n));
+    assert_int_equal(n, 4);
+    assert_memory_equal(d, "defg", 4);
+    for (uint32_t f = 0; f < 40; f++)
+        assert_int_equal(kz_card_cache_put(a, f, f, (const uint8_t *)&f, sizeof(f)), CKR_OK);
+    kz_card_cache_forget(a, 0xA101);
+    assert_false(kz_card_cache_get(a, 0xA101, 8, &d, &n));
+    for (uint32_t f = 0; f < 40; f++) {
+        assert_true(kz_card_cache_get(a, f, f, &d, &n));
+        assert_memory_equal(d, &f, sizeof(f));
+    }
+    kz_card_cache_forget(a, 12345);     /* not there: nothing happens */
+    kz_card_cache_clear_all();
+    /* After C_Finalize a card starts empty. */
+    a = kz_card_cache_for("drv", serial_a, sizeof(serial_a));
+    assert_false(kz_card_cache_get(a, 3, 3, &d, &n));
+    kz_card_cache_clear_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_pcsc_errors),
         cmocka_unit_test(test_atr_match),
         cmocka_unit_test(test_trace_masks_secrets),
+        cmocka_unit_test(test_card_cache),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
