@@ -28,6 +28,9 @@
 #     flags on a token with --so-tries 2 (test_kaztoken so-lock).
 #  3. Two processes sign on the same card at the same time; every signature
 #     verifies, and their signing windows overlap (test_kaztoken signer).
+#     Another program's C_Logout (the card has one login for all) does not
+#     break the next signature (test_kaztoken relogin), nor do pkcs11-tool
+#     runs that each end with a logout while others sign.
 #  4. APDUs counted by the simulator (--count): <= 3 per RSA-2048 signature
 #     after login, <= 2 for a new session + finding all objects on a card
 #     already seen (test_kaztoken cost; the numbers are printed).
@@ -481,6 +484,38 @@ set -- $w1 $w2
 [ "$1" -lt "$4" ] && [ "$3" -lt "$2" ] ||
     fail "the two signing windows ($1-$2, $3-$4 ms) do not overlap: nothing ran at the same time"
 ok "2 processes x $N_SIG signatures, overlapping in time, all verify"
+
+KZ_CARD_READER=$READER0
+export KZ_CARD_READER
+kt_prog "test_kaztoken relogin" "$KZ_TMP/relogin.out" 120 env KZ_USER_PIN="$USER_PIN" "$PROG" relogin "$SERIAL"
+
+# The everyday case: separate pkcs11-tool runs, each logging in, signing
+# and closing its session, which logs the card out for every program (one
+# security state per card). The others' signatures still succeed: the
+# driver verifies the kept PIN again when the card asks for it.
+note "pkcs11-tool runs signing at once, each logging the card out as it ends"
+race() {
+    r_fail=0
+    for r_i in 1 2 3 4 5 6 7 8; do
+        pt --login --pin "$USER_PIN" --sign -m SHA256-RSA-PKCS --id "$RSA_ID" -i "$KZ_TMP/data" \
+            -o "$KZ_TMP/race$1.$r_i" >"$KZ_TMP/race$1.$r_i.out" 2>&1 || r_fail=$((r_fail + 1))
+    done
+    echo "$r_fail" >"$KZ_TMP/race$1.failed"
+}
+race 1 &
+race_pid1=$!
+race 2 &
+race_pid2=$!
+wait "$race_pid1"
+wait "$race_pid2"
+for i in 1 2; do
+    [ "$(cat "$KZ_TMP/race$i.failed")" = 0 ] ||
+        { cat "$KZ_TMP"/race$i.*.out >&2; fail "pkcs11-tool runs in loop $i failed: $(cat "$KZ_TMP/race$i.failed") of 8"; }
+    for j in 1 2 3 4 5 6 7 8; do
+        kz_verify_dgst "$KZ_TMP/card.pub" "$KZ_TMP/data" "$KZ_TMP/race$i.$j" sha256
+    done
+done
+ok "2 x 8 pkcs11-tool runs signing at once, each ending with a logout: all succeed and verify"
 
 # --- 5. damaged answers ------------------------------------------------------------------
 

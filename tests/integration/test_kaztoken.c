@@ -26,6 +26,9 @@
  *   cost SERIAL COUNTFILE APDUs per RSA-2048 signature after login (<= 3)
  *                         and per new session + find all on a card seen
  *                         before (<= 2), from the simulator's --count file
+ *   relogin SERIAL        another program (a forked child) logs the card
+ *                         out; the next signature still succeeds: the
+ *                         driver verifies the kept PIN again
  *   signer SERIAL NAME N DIR PEERS   one of PEERS processes (named 1..PEERS)
  *                         signing at the same time: login, wait for all,
  *                         N signatures verified against the certificate
@@ -42,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
@@ -1059,32 +1063,45 @@ static int barrier(const char *dir, const char *stage, const char *name, int pee
     }
 }
 
-static int part_signer(const char *serial, const char *name, int n, const char *dir, int peers)
+/* Logged in on the card's token: its RSA key and the public key of the
+ * certificate stored with it. */
+static int signing_key(const char *serial, CK_SESSION_HANDLE *s, CK_OBJECT_HANDLE *key, EVP_PKEY **pub)
 {
     CK_SLOT_ID slot;
-    CK_SESSION_HANDLE s;
-    CK_OBJECT_HANDLE key, cert;
-    unsigned char *id = NULL, *der = NULL, data[128], sig[512];
-    CK_ULONG id_len, der_len, siglen;
+    CK_OBJECT_HANDLE cert;
+    unsigned char *id = NULL, *der = NULL;
+    CK_ULONG id_len, der_len;
     const unsigned char *p;
-    EVP_PKEY *pub;
     X509 *x;
-    long t_start, t_end;
-    int i, len;
 
-    if (!start() || !card_slot(serial, &slot) || !open_rw(slot, &s) || !login(s, CKU_USER, user_pin, CKR_OK) ||
-        !one_key(s, CKO_PRIVATE_KEY, CKK_RSA, &key, &id, &id_len))
+    if (!start() || !card_slot(serial, &slot) || !open_rw(slot, s) || !login(*s, CKU_USER, user_pin, CKR_OK) ||
+        !one_key(*s, CKO_PRIVATE_KEY, CKK_RSA, key, &id, &id_len))
         return 0;
-    CHECK_RV("the certificate with the key's CKA_ID", itest_find_one(fl, s, CKO_CERTIFICATE, id, id_len, &cert), CKR_OK);
+    CHECK_RV("the certificate with the key's CKA_ID", itest_find_one(fl, *s, CKO_CERTIFICATE, id, id_len, &cert), CKR_OK);
     free(id);
-    CHECK_RV("the certificate's CKA_VALUE", itest_get_attr(fl, s, cert, CKA_VALUE, &der, &der_len), CKR_OK);
+    CHECK_RV("the certificate's CKA_VALUE", itest_get_attr(fl, *s, cert, CKA_VALUE, &der, &der_len), CKR_OK);
     p = der;
     x = d2i_X509(NULL, &p, (long)der_len);
     free(der);
     CHECK(x != NULL, "the certificate on the card is not DER");
-    pub = X509_get_pubkey(x);
+    *pub = X509_get_pubkey(x);
     X509_free(x);
-    CHECK(pub != NULL, "no public key in the card's certificate");
+    CHECK(*pub != NULL, "no public key in the card's certificate");
+    return 1;
+}
+
+static int part_signer(const char *serial, const char *name, int n, const char *dir, int peers)
+{
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE key;
+    unsigned char data[128], sig[512];
+    CK_ULONG siglen;
+    EVP_PKEY *pub;
+    long t_start, t_end;
+    int i, len;
+
+    if (!signing_key(serial, &s, &key, &pub))
+        return 0;
 
     if (!barrier(dir, "ready", name, peers))
         return 0;
@@ -1107,6 +1124,53 @@ static int part_signer(const char *serial, const char *name, int n, const char *
     /* Nobody finalizes (and so logs the card out) while another still signs. */
     if (!barrier(dir, "done", name, peers))
         return 0;
+    return stop();
+}
+
+/* ---- relogin --------------------------------------------------------------------- */
+
+/* Another program logs in and out (a forked child with its own
+ * C_Initialize, as a second program would): the card's one security state
+ * is logged out under us, and our next signature must still succeed. */
+static int part_relogin(const char *serial)
+{
+    static const unsigned char data[] = "signed after another program's logout";
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE key;
+    unsigned char sig[512];
+    CK_ULONG siglen = sizeof sig;
+    EVP_PKEY *pub;
+    int status, ok;
+    pid_t child;
+
+    if (!signing_key(serial, &s, &key, &pub))
+        return 0;
+    CHECK(card_pin_status(0x02) == -1, "the card is not logged in after C_Login");
+    fflush(NULL);
+    child = fork();
+    CHECK(child >= 0, "fork: %s", strerror(errno));
+    if (child == 0) {
+        CK_SESSION_HANDLE cs;
+        CK_SLOT_ID slot;
+        ok = start() && card_slot(serial, &slot) && open_rw(slot, &cs) && login(cs, CKU_USER, user_pin, CKR_OK);
+        if (ok) {
+            CK_RV rv = fl->C_Logout(cs);
+            ok = itest_check("C_Logout in the other program", rv, CKR_OK) && stop();
+        }
+        _exit(ok ? 0 : 1);
+    }
+    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "the other program's login and logout failed");
+    if (card_pin_status(0x02) != -1)
+        printf("relogin: the card is logged out after the other program's C_Logout\n");
+    else
+        CHECK(0, "the other program's C_Logout left the card logged in");
+    ok = itest_sign_sha256(fl, s, key, data, sizeof data - 1, sig, &siglen) == CKR_OK &&
+         itest_verify_sha256(pub, data, sizeof data - 1, sig, siglen);
+    EVP_PKEY_free(pub);
+    CHECK(ok, "signing after the other program's logout failed or does not verify");
+    CHECK(card_pin_status(0x02) == -1, "the signature succeeded, yet the card is not logged in again");
+    printf("relogin: the next signature verified the PIN again and succeeded\n");
     return stop();
 }
 
@@ -1133,11 +1197,13 @@ int main(int argc, char **argv)
     else if (strcmp(part, "cost") == 0 && argc == 4) {
         count_file = argv[3];
         ok = part_cost(argv[2]);
-    } else if (strcmp(part, "signer") == 0 && argc == 7)
+    } else if (strcmp(part, "relogin") == 0 && argc == 3)
+        ok = part_relogin(argv[2]);
+    else if (strcmp(part, "signer") == 0 && argc == 7)
         ok = part_signer(argv[2], argv[3], atoi(argv[4]), argv[5], atoi(argv[6]));
     else {
         fprintf(stderr, "usage: test_kaztoken token|keys|pins-lock|so-lock SERIAL | pins-unblock SERIAL NEWPIN |\n"
-                        "       cost SERIAL COUNTFILE | signer SERIAL NAME N DIR PEERS\n");
+                        "       cost SERIAL COUNTFILE | relogin SERIAL | signer SERIAL NAME N DIR PEERS\n");
         return 2;
     }
     if (!ok || failures) {
