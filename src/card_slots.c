@@ -337,7 +337,8 @@ static CK_RV make_token(const char *key, void *ctx, kz_token *out)
 
 static void drop_login(kz_slot *s)
 {
-    KZ_DEBUG("slot %lu: the card was reset: logged out", (unsigned long)s->id);
+    KZ_DEBUG("slot %lu: the card lost its login (a reset, or another program's logout): logged out",
+             (unsigned long)s->id);
     if (s->token.ops->logout)
         s->token.ops->logout(&s->token);
     s->user = KZ_NOBODY;

@@ -273,6 +273,12 @@ KZ_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR p
      * put on the token meanwhile (a card shared by several programs); objects
      * built just now need no such look. */
     rv = slot->objects_built ? kz_slot_refresh(slot) : CKR_OK;
+    /* A look that failed leaves the objects we have: still worth searching,
+     * unless the token is gone. */
+    if (rv != CKR_OK && rv != CKR_DEVICE_REMOVED) {
+        KZ_DEBUG("slot %lu: cannot look for changes: %s", (unsigned long)slot->id, kz_rv_name(rv));
+        rv = CKR_OK;
+    }
     if (rv == CKR_OK && kz_slot_ensure_objects(slot) != CKR_OK)
         rv = CKR_DEVICE_ERROR;
     if (rv != CKR_OK) {

@@ -210,6 +210,21 @@ KZ_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMec
     KZ_RET("C_GetMechanismList", rv);
 }
 
+/* CKF_HW: a card's own mechanisms run on the card (hashing aside, which
+ * the host does); some programs (pkcs11-tool) pick only such by default. */
+static int performed_by_device(kz_slot *s, CK_MECHANISM_TYPE type)
+{
+    const CK_MECHANISM_TYPE *tok;
+    size_t nt;
+
+    if (!(s->flags & CKF_HW_SLOT) || s->token.ops->get_mechanisms(&s->token, &tok, &nt) != CKR_OK)
+        return 0;
+    for (size_t i = 0; i < nt; i++)
+        if (tok[i] == type)
+            return 1;
+    return 0;
+}
+
 KZ_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
 {
     CK_MECHANISM_TYPE list[64];
@@ -231,6 +246,8 @@ KZ_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK
             if (list[i] == type && (m = kz_mech_find(type))) {
                 *pInfo = m->info;
                 pInfo->flags = kz_mech_flags(type);
+                if (performed_by_device(s, type))
+                    pInfo->flags |= CKF_HW;
                 rv = CKR_OK;
             }
     }

@@ -63,6 +63,8 @@ static void release(kz_token *tok)
     if (!t)
         return;
     kz_card_unref(t->card);
+    /* Keys still in use hold the cache, not a reason to keep the PIN. */
+    kzt_pin_cache_forget(t->kept);
     kzt_pin_cache_unref(t->kept);
     free(t);
     tok->drv = NULL;

@@ -45,7 +45,8 @@ CK_RV kzt_read_binary(kz_card *c, uint8_t *out, size_t len);
 CK_RV kzt_update_binary(kz_card *c, const uint8_t *data, size_t len);
 /* CREATE FILE in the current DF. kind: 0x01 EF, 0x38 DF, 0x10 key/PIN
  * object (RSF). prop: the 6 bytes of tag 85, or NULL. KZT_CKR_EXISTS when
- * the FID is taken. The new file is the current one. */
+ * the FID is taken. A new EF or DF is the current file afterwards; a key
+ * object leaves the current DF as it was (§3.3). */
 CK_RV kzt_create_file(kz_card *c, uint16_t fid, uint8_t kind, size_t size,
                       const uint8_t *prop, const uint8_t sec[15]);
 /* DELETE FILE of a child of the current DF; KZT_CKR_NOT_FOUND if none. */
@@ -73,6 +74,7 @@ CK_RV kzt_compute(kz_card *c, int decipher, uint8_t ref, const uint8_t *in, size
 #define KZT_MAX_ID 32
 #define KZT_MAX_LABEL 64
 #define KZT_INDEX_SIZE 255   /* one UPDATE BINARY: written whole or not at all */
+#define KZT_MAX_FILE 0x8000  /* READ/UPDATE BINARY offsets are 15 bits */
 
 enum {
     KZT_ALG_RSA = 0x01,
@@ -149,6 +151,8 @@ typedef struct kzt {
     kzt_index index;              /* as last read from the card */
     int have_index;               /* the card holds an index (kzp11 wrote to it) */
     int index_read;               /* index/have_index describe the card */
+    uint32_t model_generation;    /* the index the last load_model reported */
+    int model_has_index;
     CK_USER_TYPE user;            /* who the card has verified for us: KZ_NOBODY, CKU_USER, CKU_SO */
     int max_tries[3];             /* by PIN reference; 0 until read */
     int min_len[3];
@@ -209,6 +213,8 @@ CK_FLAGS kzt_pin_flags(kzt *t);
 kzt_pin_cache *kzt_pin_cache_new(void);
 kzt_pin_cache *kzt_pin_cache_ref(kzt_pin_cache *l);
 void kzt_pin_cache_unref(kzt_pin_cache *l);
+/* Wipes the kept PIN now (keys may keep the cache itself alive longer). */
+void kzt_pin_cache_forget(kzt_pin_cache *l);
 /* After "security status not satisfied", inside the caller's transaction:
  * VERIFY with the kept PIN. CKR_OK when the card took it; otherwise the PIN
  * is forgotten (it may have been changed elsewhere: one try at most is

@@ -174,6 +174,21 @@ static CK_RV public_from_card(const kz_keygen_request *req, const keyspec *s, co
     return *pub ? CKR_OK : CKR_DEVICE_ERROR;
 }
 
+/* Will the index take one more key with an id of that length? Asked
+ * before the card spends seconds making a key there would be no room for. */
+static CK_RV index_has_room(const kzt_index *x, size_t id_len)
+{
+    uint8_t scratch[KZT_INDEX_SIZE];
+    kzt_index more = *x;
+
+    if (more.n >= KZT_MAX_KEYS)
+        return CKR_DEVICE_MEMORY;
+    memset(&more.e[more.n], 0, sizeof(more.e[more.n]));
+    more.e[more.n].id_len = (uint8_t)id_len;
+    more.n++;
+    return kzt_index_encode(&more, scratch);
+}
+
 static CK_RV generate(kzt *t, const kz_keygen_request *req, const keyspec *s, unsigned char *id,
                       size_t *id_len)
 {
@@ -187,10 +202,10 @@ static CK_RV generate(kzt *t, const kz_keygen_request *req, const keyspec *s, un
 
     if ((rv = kzt_read_index(t)) != CKR_OK)
         return rv;
-    if (t->index.n >= KZT_MAX_KEYS)
-        return CKR_DEVICE_MEMORY;
     if (req->id_len > KZT_MAX_ID)
         return CKR_ATTRIBUTE_VALUE_INVALID;
+    if ((rv = index_has_room(&t->index, req->id_len ? req->id_len : 20)) != CKR_OK)
+        return rv;
     if (req->id_len && kzt_index_find_id(&t->index, req->id, req->id_len))
         return CKR_ATTRIBUTE_VALUE_INVALID;     /* two keys with one CKA_ID */
     if ((rv = create_key_objects(t, s, &ref)) != CKR_OK)
@@ -319,9 +334,9 @@ CK_RV kzt_sign(kz_token *tok, const kz_model_key *key, const kz_sig_params *p,
             return p->scheme != KZ_SIG_GOST ? CKR_MECHANISM_INVALID : CKR_DATA_LEN_RANGE;
         if (*outlen < GOST_POINT)
             return CKR_BUFFER_TOO_SMALL;
-        /* The digest goes as given; the card's answer reversed is s||r
-         * (§3.5, as OpenSC does it; the order on real hardware is not
-         * confirmed, §8). */
+        /* The digest goes as given and the answer is reversed, as OpenSC
+         * does it (§3.5); that the result is s||r, kzp11's order, is the
+         * bench's assumption: the sources do not say (§8). */
         rv = on_card(k, 0, in, inlen, le, GOST_POINT);
         if (rv == CKR_OK) {
             reverse(out, le, GOST_POINT);

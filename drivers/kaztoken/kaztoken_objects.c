@@ -39,6 +39,12 @@ CK_RV kzt_rv(kzt *t, CK_RV rv)
         t->user = KZ_NOBODY;
         return kz_card_public_rv(rv, had_login);
     }
+    /* The card has no login although we hold one: another program logged
+     * it out. The slot must say so (the core logs it out). */
+    if (rv == CKR_USER_NOT_LOGGED_IN && t->user != KZ_NOBODY) {
+        t->user = KZ_NOBODY;
+        kz_card_login_lost(t->card);
+    }
     /* A file the index promised is missing, or one it did not list is in
      * the way: the card and kzp11 disagree. */
     if (rv == KZT_CKR_NOT_FOUND || rv == KZT_CKR_EXISTS)
@@ -49,6 +55,7 @@ CK_RV kzt_rv(kzt *t, CK_RV rv)
 CK_RV kzt_read_index(kzt *t)
 {
     uint8_t buf[KZT_INDEX_SIZE];
+    kzt_index x;
     kzt_fcp fcp;
     CK_RV rv = kzt_select(t->card, kzt_path_index, 2, &fcp);
 
@@ -66,10 +73,11 @@ CK_RV kzt_read_index(kzt *t)
         return CKR_DEVICE_ERROR;
     if ((rv = kzt_read_binary(t->card, buf, fcp.size)) != CKR_OK)
         return rv;
-    if ((rv = kzt_index_decode(buf, fcp.size, &t->index)) != CKR_OK) {
+    if ((rv = kzt_index_decode(buf, fcp.size, &x)) != CKR_OK) {
         KZ_DEBUG("kaztoken %s: kzp11's index on the card is damaged", t->serial_hex);
         return rv;
     }
+    t->index = x;
     t->have_index = 1;
     t->index_read = 1;
     return CKR_OK;
@@ -196,8 +204,10 @@ static CK_RV add_entry(kzt *t, const kzt_entry *e, kz_token_model *m)
     kz_pkey_free(pub);
     if (!k)
         return CKR_HOST_MEMORY;
-    if ((rv = kz_token_model_add_key(m, k)) != CKR_OK)
+    if ((rv = kz_token_model_add_key(m, k)) != CKR_OK) {
+        kz_model_key_unref(k);
         return rv;
+    }
     if (!(e->flags & KZT_HAS_CERT))
         return CKR_OK;
     if ((rv = read_record(t, kzt_fid_cert(e->ref), e->stamp, &rec, &len)) != CKR_OK)
@@ -226,23 +236,28 @@ CK_RV kzt_load_model(kz_token *tok, kz_token_model *out)
                      kz_rv_name(erv));
     }
     kz_card_end(t->card);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
         kz_token_model_clear(out);
+    } else {
+        t->model_generation = t->index.generation;
+        t->model_has_index = t->have_index;
+    }
     return read_rv(t, rv);
 }
 
 CK_RV kzt_refresh(kz_token *tok, int *changed)
 {
     kzt *t = tok->drv;
-    uint32_t before = t->index.generation;
-    int had = t->have_index, was_read = t->index_read;
     CK_RV rv = kzt_begin(t);
 
     if (rv != CKR_OK)
         return kzt_rv(t, rv);
     rv = kzt_read_index(t);
     kz_card_end(t->card);
-    *changed = rv == CKR_OK && (!was_read || had != t->have_index || before != t->index.generation);
+    /* Against what the objects were built from, not the last read: a
+     * change of ours that failed half-way read the index too. */
+    *changed = rv == CKR_OK
+               && (t->model_has_index != t->have_index || t->model_generation != t->index.generation);
     return read_rv(t, rv);
 }
 
@@ -257,7 +272,7 @@ CK_RV kzt_store_certificate(kz_token *tok, const unsigned char *der, size_t len,
     kzt_entry *e = NULL;
     uint8_t *rec = NULL;
     size_t rec_len = 0;
-    uint32_t g;
+    uint32_t g, pub_stamp = 0;
     CK_RV rv;
 
     if (!cert_key)
@@ -281,19 +296,29 @@ CK_RV kzt_store_certificate(kz_token *tok, const unsigned char *der, size_t len,
         rv = CKR_TEMPLATE_INCONSISTENT;    /* no key of ours for it */
     if (rv == CKR_OK)
         rv = kzt_record_encode(label && *label ? label : key_label, der, len, &rec, &rec_len);
+    if (rv == CKR_OK && rec_len > KZT_MAX_FILE)
+        rv = CKR_DEVICE_MEMORY;
+    if (rv == CKR_OK)
+        pub_stamp = e->stamp;           /* where the cache holds its public file */
+    /* A certificate replaced: first the index stops listing the old one, so
+     * that a write cut short never leaves a listed file half-written. */
+    if (rv == CKR_OK && (e->flags & KZT_HAS_CERT)) {
+        e->flags &= (uint8_t)~KZT_HAS_CERT;
+        e->stamp = t->index.generation = kzt_next_generation(t);
+        rv = kzt_write_index(t);
+    }
     if (rv == CKR_OK && (rv = kzt_enter_app(t)) == CKR_OK)
         rv = kzt_write_file(t->card, kzt_fid_cert(e->ref), rec, rec_len);
     if (rv == CKR_OK) {
         const uint8_t *pub_rec;
         size_t pub_len;
-        uint32_t old = e->stamp;
         g = kzt_next_generation(t);
         e->flags |= KZT_HAS_CERT;
         e->stamp = g;
         t->index.generation = g;
         rv = kzt_write_index(t);
         /* The public file did not change: it stays cached under the new stamp. */
-        if (rv == CKR_OK && kz_card_cache_get(t->cache, kzt_fid_pubkey(e->ref), old, &pub_rec, &pub_len)) {
+        if (rv == CKR_OK && kz_card_cache_get(t->cache, kzt_fid_pubkey(e->ref), pub_stamp, &pub_rec, &pub_len)) {
             uint8_t *copy = malloc(pub_len);
             if (copy) {
                 memcpy(copy, pub_rec, pub_len);
@@ -361,6 +386,10 @@ CK_RV kzt_destroy_object(kz_token *tok, CK_OBJECT_CLASS cls, const unsigned char
         rv = CKR_OBJECT_HANDLE_INVALID;
     else if (rv == CKR_OK && cls != CKO_CERTIFICATE && (e->flags & KZT_HAS_CERT))
         rv = CKR_ACTION_PROHIBITED;        /* the certificate first, as for files */
+    /* The public key alone is the private key's half: deleting the pair for
+     * it would lose a key the card cannot make again (as the soft token). */
+    else if (rv == CKR_OK && cls == CKO_PUBLIC_KEY)
+        rv = CKR_ACTION_PROHIBITED;
     if (rv == CKR_OK) {
         /* The index goes first: once it no longer lists them, the files are
          * leftovers, whatever happens to the deletions that follow. */

@@ -26,7 +26,7 @@ static void pin_limits(kzt *t, uint8_t ref)
 
     if (t->max_tries[ref] || kzt_select(t->card, path, 1, &fcp) != CKR_OK || !fcp.has_prop)
         return;
-    t->min_len[ref] = fcp.prop[1];
+    t->min_len[ref] = fcp.prop[1] <= PIN_MAX ? fcp.prop[1] : PIN_MAX;
     t->max_tries[ref] = fcp.prop[3] & 0x0F;
 }
 
@@ -94,6 +94,11 @@ static void keep_pin(kzt_pin_cache *l, const CK_UTF8CHAR *pin, CK_ULONG len)
     pthread_mutex_unlock(&l->lock);
 }
 
+void kzt_pin_cache_forget(kzt_pin_cache *l)
+{
+    keep_pin(l, NULL, 0);
+}
+
 CK_RV kzt_login_again(kzt_pin_cache *l, kz_card *c)
 {
     CK_RV rv = CKR_USER_NOT_LOGGED_IN;
@@ -138,13 +143,15 @@ CK_RV kzt_logout_token(kz_token *tok)
     kzt *t = tok->drv;
     CK_RV rv = kzt_begin(t);
 
-    /* The core forgets the login whatever the card says: a card that did
-     * not hear this LOGOUT lost the login some other way (removed, reset). */
+    /* The kept PIN goes first, inside the transaction: a signature running
+     * beside this must not log the card in again after our LOGOUT. The core
+     * forgets the login whatever the card says: a card that did not hear
+     * this LOGOUT lost the login some other way (removed, reset). */
+    logged_in(t, KZ_NOBODY, NULL, 0);
     if (rv == CKR_OK) {
         rv = kzt_logout(t->card);
         kz_card_end(t->card);
     }
-    logged_in(t, KZ_NOBODY, NULL, 0);
     return rv == CKR_OK || rv == KZ_CKR_CARD_RESET || rv == CKR_DEVICE_REMOVED ? CKR_OK : rv;
 }
 

@@ -386,6 +386,9 @@ static int part_token(const char *serial)
         CHECK_RV(w->name, fl->C_GetMechanismInfo(slot, w->type, &mi), CKR_OK);
         CHECK((mi.flags & w->flags) == w->flags, "%s: flags 0x%lx lack 0x%lx", w->name, (unsigned long)mi.flags,
               (unsigned long)(w->flags & ~mi.flags));
+        /* The card performs it: pkcs11-tool picks only such mechanisms
+         * unless told --allow-sw. */
+        CHECK(mi.flags & CKF_HW, "%s: no CKF_HW on the card's own mechanism", w->name);
         if (w->type == CKM_RSA_PKCS_KEY_PAIR_GEN)
             CHECK(mi.ulMinKeySize <= 2048 && mi.ulMaxKeySize >= 2048, "RSA key sizes %lu..%lu leave out 2048",
                   (unsigned long)mi.ulMinKeySize, (unsigned long)mi.ulMaxKeySize);
@@ -393,6 +396,9 @@ static int part_token(const char *serial)
             CHECK(mi.ulMinKeySize <= 256 && mi.ulMaxKeySize >= 256, "GOST key sizes %lu..%lu do not include 256",
                   (unsigned long)mi.ulMinKeySize, (unsigned long)mi.ulMaxKeySize);
     }
+    /* Digests run on the host, not the card. */
+    CHECK_RV("C_GetMechanismInfo(CKM_SHA256)", fl->C_GetMechanismInfo(slot, CKM_SHA256, &mi), CKR_OK);
+    CHECK(!(mi.flags & CKF_HW), "CKM_SHA256 claims CKF_HW on the card");
     /* The 512-bit GOST APDUs are unknown: nothing may promise them. */
     for (j = 0; j < nm; j++)
         CHECK(mechs[j] != CKM_GOSTR3410_512_KEY_PAIR_GEN && mechs[j] != CKM_GOSTR3410_512 &&
@@ -674,27 +680,28 @@ static int count(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const void *id, size_
     return find(s, cls, id, id_len, h, 64, n);
 }
 
-/* C_DestroyObject on one half of a key pair. The driver keeps a key pair
- * as one entry on the card, so the other half goes with it (its handle may
- * then be invalid); either way no object with that CKA_ID may be left. */
-static int destroy_pair(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE first, CK_OBJECT_HANDLE second, const char *what)
+/* C_DestroyObject on a key pair. The public key alone is refused (it is
+ * the private key's public half: deleting it would take the private key,
+ * which the card cannot make again); the private key takes the pair, so
+ * no object with that CKA_ID is left. */
+static int destroy_pair(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub, const char *what)
 {
     unsigned char *id = NULL;
     CK_ULONG id_len = 0, n;
-    CK_RV rv;
+    CK_RV rv_pub, rv;
     int ok;
 
-    CHECK_RV("CKA_ID of the key to destroy", itest_get_attr(fl, s, first, CKA_ID, &id, &id_len), CKR_OK);
-    rv = fl->C_DestroyObject(s, first);
-    if (rv != CKR_OK) {
+    CHECK_RV("CKA_ID of the key to destroy", itest_get_attr(fl, s, priv, CKA_ID, &id, &id_len), CKR_OK);
+    rv_pub = fl->C_DestroyObject(s, pub);
+    ok = find(s, CKO_PRIVATE_KEY, id, id_len, &priv, 1, &n) && n == 1;
+    rv = fl->C_DestroyObject(s, priv);
+    if (!ok || rv_pub != CKR_ACTION_PROHIBITED || rv != CKR_OK) {
         free(id);
-        CHECK(0, "C_DestroyObject(%s): %s", what, itest_rv(rv));
+        CHECK(0, "%s: C_DestroyObject of the public key %s (want CKR_ACTION_PROHIBITED, the private key kept: %s), "
+                 "of the private key %s", what, itest_rv(rv_pub), ok ? "yes" : "no", itest_rv(rv));
     }
-    rv = fl->C_DestroyObject(s, second);
-    ok = find(s, 0, id, id_len, &second, 1, &n);
+    ok = find(s, 0, id, id_len, &pub, 1, &n);
     free(id);
-    CHECK(rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID, "C_DestroyObject of the other half of %s: %s", what,
-          itest_rv(rv));
     CHECK(ok && n == 0, "%s: an object with its CKA_ID is left after C_DestroyObject", what);
     return 1;
 }
@@ -781,7 +788,7 @@ static int part_keys(const char *serial)
     /* C_DestroyObject, through the private or the public half: everything
      * but the "kept" pair goes. */
     CHECK_RV("CKA_ID of the RSA-2048 key", itest_get_attr(fl, s, priv, CKA_ID, &rid, &rid_len), CKR_OK);
-    if (!destroy_pair(s, priv, pub, "the RSA-2048 key") || !destroy_pair(s, gpub, gpriv, "the GOST key") ||
+    if (!destroy_pair(s, priv, pub, "the RSA-2048 key") || !destroy_pair(s, gpriv, gpub, "the GOST key") ||
         !destroy_pair(s, gpriv2, gpub2, "the second GOST key"))
         return 0;
     CHECK_RV("C_DestroyObject twice", fl->C_DestroyObject(s, gpriv2), CKR_OBJECT_HANDLE_INVALID);
