@@ -39,10 +39,13 @@ CK_RV kzt_rv(kzt *t, CK_RV rv)
         t->user = KZ_NOBODY;
         return kz_card_public_rv(rv, had_login);
     }
-    /* The card has no login although we hold one: another program logged
-     * it out. The slot must say so (the core logs it out). */
-    if (rv == CKR_USER_NOT_LOGGED_IN && t->user != KZ_NOBODY) {
+    /* The card wants the user PIN although we hold the user's login:
+     * another program logged it out. The slot must say so (the core logs
+     * it out), and the kept PIN must not log the card in again meanwhile.
+     * An SO login is not the one kzp11's files ask for: it stays. */
+    if (rv == CKR_USER_NOT_LOGGED_IN && t->user == CKU_USER) {
         t->user = KZ_NOBODY;
+        kzt_pin_cache_forget(t->kept);
         kz_card_login_lost(t->card);
     }
     /* A file the index promised is missing, or one it did not list is in

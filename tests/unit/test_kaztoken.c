@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "card_internal.h"
 #include "crypto_backend.h"
@@ -112,7 +113,8 @@ static void reverse(uint8_t *out, const uint8_t *in, size_t n)
 
 /* ---- The scripted card ------------------------------------------------------ */
 
-#define MAX_STEPS 48
+/* Enough for a 32 KiB file written in 255-byte pieces and what goes around it. */
+#define MAX_STEPS 160
 #define MAX_APDU 600
 
 typedef struct fake fake;
@@ -327,6 +329,9 @@ static int group_teardown(void **state)
 
 static void bind_token(fake *f, kz_token *tok)
 {
+    /* A test that failed half-way never released its token: its card's
+     * files are still cached, and this card has the same serial. */
+    kz_card_cache_clear_all();
     expect(f, "00 CA 01 81 00", cat("%s 90 00", hx(serial, sizeof(serial))));
     memset(tok, 0, sizeof(*tok));
     assert_int_equal(kz_kaztoken_driver.bind(f->card, tok), CKR_OK);
@@ -1809,6 +1814,527 @@ static void test_keygen_refusals(void **state)
     fake_free(f);
 }
 
+/* ---- 5. Changes on the card: deletions, refresh, certificates ---------------- */
+
+/* The key the tests below find on the card: ref 5, RSA, id C1 D0, its
+ * public file holding card_spki under the label "signing key". */
+static kzt_entry listed_key(uint8_t flags, uint32_t stamp)
+{
+    kzt_entry e = { .ref = 0x05, .alg = KZT_ALG_RSA, .flags = flags, .stamp = stamp, .id_len = 2,
+                    .id = { 0xC1, 0xD0 } };
+
+    return e;
+}
+
+/* The index read: SELECT, then the file. */
+static void script_index(fake *f, uint32_t gen, const kzt_entry *e, size_t n)
+{
+    uint8_t idx[KZT_INDEX_SIZE];
+
+    index_bytes(idx, gen, e, n);
+    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+    script_read(f, idx, sizeof(idx));
+}
+
+/* The index rewritten in place (kzp11's DF and index exist), whole. */
+static void script_index_write(fake *f, uint32_t gen, const kzt_entry *e, size_t n)
+{
+    uint8_t idx[KZT_INDEX_SIZE];
+
+    index_bytes(idx, gen, e, n);
+    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+    expect(f, cat("00 D6 00 00 FF %s", hx(idx, sizeof(idx))), "90 00");
+}
+
+/* Key ref's public file, read off the card (nothing cached). */
+static void script_public(fake *f, uint8_t ref)
+{
+    uint8_t *rec;
+    size_t rec_len;
+
+    assert_int_equal(kzt_record_encode("signing key", card_spki, card_spki_len, &rec, &rec_len), CKR_OK);
+    expect(f, cat("00 A4 08 00 04 4B 5A A1 %02X 00", ref), fcp(rec_len, NULL));
+    script_read(f, rec, rec_len);
+    free(rec);
+}
+
+/* A self-signed certificate for the card's key; pad > 0 adds a private
+ * extension of that many bytes (to make certificates of a chosen size). */
+static void make_cert(size_t pad, uint8_t **der, size_t *der_len)
+{
+    X509 *x = X509_new();
+    X509_NAME *name;
+    uint8_t *p;
+    int len;
+
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+    name = X509_get_subject_name(x);
+    assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"kzp11 test",
+                                                -1, -1, 0),
+                     1);
+    assert_int_equal(X509_set_issuer_name(x, name), 1);
+    assert_int_equal(X509_set_pubkey(x, card_rsa), 1);
+    if (pad) {
+        ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+        ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.55555.1", 1);
+        uint8_t *junk = calloc(1, pad);
+        X509_EXTENSION *ext;
+
+        assert_true(os && oid && junk);
+        assert_int_equal(ASN1_OCTET_STRING_set(os, junk, (int)pad), 1);
+        assert_non_null(ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, os));
+        assert_int_equal(X509_add_ext(x, ext, -1), 1);
+        X509_EXTENSION_free(ext);
+        ASN1_OBJECT_free(oid);
+        ASN1_OCTET_STRING_free(os);
+        free(junk);
+    }
+    assert_true(X509_sign(x, card_rsa, EVP_sha256()) > 0);
+    len = i2d_X509(x, NULL);
+    assert_true(len > 0);
+    assert_non_null(p = *der = malloc((size_t)len));
+    assert_int_equal(i2d_X509(x, &p), len);
+    *der_len = (size_t)len;
+    X509_free(x);
+}
+
+static void test_destroy_public_key_alone_refused(void **state)
+{
+    const kzt_entry e = listed_key(0, 7);
+    fake *f = fake_new();
+    kz_token tok;
+    kzt *t;
+
+    bind_token(f, &tok);
+    t = tok.drv;
+    login_user(f, &tok);
+    /* The public key is half of a pair the card cannot make again: refused
+     * once the index says whose it is, and nothing on the card changes. */
+    script_index(f, 7, &e, 1);
+    assert_int_equal(tok.ops->destroy_object(&tok, CKO_PUBLIC_KEY, (const unsigned char *)"\xC1\xD0", 2),
+                     CKR_ACTION_PROHIBITED);
+    all_sent(f);
+    assert_int_equal(t->index.n, 1);
+
+    /* The private key takes the pair: the index first (generation 8, no
+     * entry), then its public file, then the two key objects. */
+    script_index(f, 7, &e, 1);
+    script_index_write(f, 8, &e, 0);          /* no entry left */
+    expect(f, SELECT_APP, fcp(0, NULL));
+    expect(f, "00 E4 00 00 02 A1 05", "90 00");
+    script_cleanup(f, 0x05);
+    assert_int_equal(tok.ops->destroy_object(&tok, CKO_PRIVATE_KEY, (const unsigned char *)"\xC1\xD0", 2),
+                     CKR_OK);
+    all_sent(f);
+    assert_int_equal(t->index.n, 0);
+    assert_int_equal(t->index.generation, 8);
+    release_token(&tok);
+    fake_free(f);
+}
+
+/* The token whose LOGOUT the card below answers. */
+static kzt *logging_out;
+
+/* A card that, when it hears LOGOUT, checks that the token kept no PIN
+ * any more: a signature beside the logout cannot log the card in again. */
+static size_t logout_after_pin_gone(const uint8_t *data, size_t len, uint8_t *rsp)
+{
+    (void)data;
+    assert_int_equal(len, 0);
+    assert_int_equal(logging_out->kept->pin.len, 0);
+    assert_null(logging_out->kept->pin.data);
+    rsp[0] = 0x90;
+    rsp[1] = 0x00;
+    return 2;
+}
+
+static void test_logout_forgets_pin_first(void **state)
+{
+    fake *f = fake_new();
+    kz_token tok;
+
+    bind_token(f, &tok);
+    logging_out = tok.drv;
+    login_user(f, &tok);
+    assert_int_equal(logging_out->kept->pin.len, 6);
+    expect_answer(f, "80 40 00 00", logout_after_pin_gone);
+    assert_int_equal(tok.ops->logout(&tok), CKR_OK);
+    all_sent(f);
+    assert_int_equal(logging_out->kept->pin.len, 0);
+    assert_int_equal(logging_out->user, KZ_NOBODY);
+    logging_out = NULL;
+    release_token(&tok);
+    fake_free(f);
+}
+
+static void test_refresh_against_model(void **state)
+{
+    const kzt_entry e = listed_key(0, 7);
+    kz_keygen_request dup = rsa2048;
+    fake *f = fake_new();
+    kz_token tok;
+    kz_model_key *key;
+    kz_token_model m = { 0 };
+    uint8_t id[64];
+    size_t id_len = 0, before;
+    int changed = -1;
+
+    bind_token(f, &tok);
+    key = load_rsa_key(f, &tok, 0x05);        /* generation 7 */
+    kz_model_key_unref(key);
+
+    /* Nothing changed: two commands, the index's SELECT and its one read. */
+    before = f->pos;
+    script_index(f, 7, &e, 1);
+    assert_int_equal(tok.ops->refresh(&tok, &changed), CKR_OK);
+    all_sent(f);
+    assert_int_equal(f->pos - before, 2);
+    assert_int_equal(changed, 0);
+
+    /* Another program moves the index on (generation 8); then one of our
+     * own changes reads it and fails before writing anything (the CKA_ID
+     * is taken). The objects were still built from generation 7. */
+    login_user(f, &tok);
+    dup.id = (const unsigned char *)"\xC1\xD0";
+    dup.id_len = 2;
+    script_index(f, 8, &e, 1);
+    assert_int_equal(tok.ops->generate_keypair(&tok, &dup, id, &id_len), CKR_ATTRIBUTE_VALUE_INVALID);
+    all_sent(f);
+    changed = -1;
+    script_index(f, 8, &e, 1);
+    assert_int_equal(tok.ops->refresh(&tok, &changed), CKR_OK);
+    all_sent(f);
+    assert_int_equal(changed, 1);
+    /* Still changed until the objects are built again... */
+    changed = -1;
+    script_index(f, 8, &e, 1);
+    assert_int_equal(tok.ops->refresh(&tok, &changed), CKR_OK);
+    assert_int_equal(changed, 1);
+    /* ...from generation 8 (the public file is in the cache). */
+    script_index(f, 8, &e, 1);
+    assert_int_equal(tok.ops->load_model(&tok, &m), CKR_OK);
+    all_sent(f);
+    assert_int_equal(m.n_keys, 1);
+    kz_token_model_clear(&m);
+    changed = -1;
+    script_index(f, 8, &e, 1);
+    assert_int_equal(tok.ops->refresh(&tok, &changed), CKR_OK);
+    all_sent(f);
+    assert_int_equal(changed, 0);
+    release_token(&tok);
+    fake_free(f);
+}
+
+static void test_lifecycle_login_lost_elsewhere(void **state)
+{
+    const kzt_entry e = listed_key(0, 7);
+    fake *f = fake_new();
+    kz_token tok;
+    kzt *t;
+    uint8_t *der, *rec, id[64];
+    size_t der_len, rec_len, id_len = 0;
+
+    make_cert(0, &der, &der_len);
+    assert_int_equal(kzt_record_encode("signing key", der, der_len, &rec, &rec_len), CKR_OK);
+    bind_token(f, &tok);
+    t = tok.drv;
+    login_user(f, &tok);
+    assert_int_equal(kz_card_take_login_lost(f->card), 0);
+
+    /* Another program logged the card out: the certificate's CREATE FILE
+     * (kzp11's DF takes the user PIN) is refused with 69 82. */
+    script_index(f, 7, &e, 1);
+    script_public(f, 0x05);
+    expect(f, SELECT_APP, fcp(0, NULL));
+    expect(f, "00 E4 00 00 02 A2 05", "6A 82");
+    expect(f, cat("00 E0 00 00 1F 6F 1D 80 02 %02X %02X 82 02 01 00 83 02 A2 05 " FILE_SEC,
+                  (unsigned)(rec_len >> 8), (unsigned)(rec_len & 0xFF)),
+           "69 82");
+    assert_int_equal(tok.ops->store_certificate(&tok, der, der_len, NULL, id, &id_len),
+                     CKR_USER_NOT_LOGGED_IN);
+    all_sent(f);
+    assert_int_equal(t->user, KZ_NOBODY);
+    assert_int_equal(kz_card_take_login_lost(f->card), 1);
+    assert_int_equal(kz_card_take_login_lost(f->card), 0);
+
+    /* The same for key generation, refused at the private object. */
+    expect(f, "00 20 00 02 06 31 32 33 34 35 36", "90 00");
+    assert_int_equal(login(&tok, CKU_USER, "123456"), CKR_OK);
+    script_index(f, 7, &e, 1);
+    expect(f, SELECT_PRKEY_DF, fcp(0, NULL));
+    expect(f, CREATE_RSA2048_PRIV(1), "69 82");
+    assert_int_equal(tok.ops->generate_keypair(&tok, &rsa2048, id, &id_len), CKR_USER_NOT_LOGGED_IN);
+    all_sent(f);
+    assert_int_equal(t->user, KZ_NOBODY);
+    assert_int_equal(kz_card_take_login_lost(f->card), 1);
+    /* From then on the token knows it is logged out: nothing is sent. */
+    assert_int_equal(tok.ops->generate_keypair(&tok, &rsa2048, id, &id_len), CKR_USER_NOT_LOGGED_IN);
+    all_sent(f);
+    assert_int_equal(kz_card_take_login_lost(f->card), 0);
+
+    /* An SO login is not lost when kzp11's files (user PIN) refuse it: a
+     * certificate the SO tries to destroy stays, and so does the SO. */
+    {
+        kzt_entry c = listed_key(KZT_HAS_CERT, 7), cleared = c;
+        uint8_t idx[KZT_INDEX_SIZE];
+
+        expect(f, SELECT_SO_PIN, fcp(0x40, "01 08 01 AA 00 00"));
+        expect(f, "00 20 00 01 08 38 37 36 35 34 33 32 31", "90 00");
+        assert_int_equal(login(&tok, CKU_SO, "87654321"), CKR_OK);
+        script_index(f, 7, &c, 1);
+        cleared.flags = 0;
+        cleared.stamp = 8;
+        index_bytes(idx, 8, &cleared, 1);
+        expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+        expect(f, cat("00 D6 00 00 FF %s", hx(idx, sizeof(idx))), "69 82");
+        assert_int_equal(tok.ops->destroy_object(&tok, CKO_CERTIFICATE, c.id, c.id_len), CKR_USER_NOT_LOGGED_IN);
+        all_sent(f);
+        assert_int_equal(t->user, CKU_SO);
+        assert_int_equal(kz_card_take_login_lost(f->card), 0);
+    }
+    free(rec);
+    free(der);
+    release_token(&tok);
+    fake_free(f);
+}
+
+static void test_replace_certificate(void **state)
+{
+    kzt_entry e = listed_key(KZT_HAS_CERT, 7);
+    fake *f = fake_new();
+    kz_token tok;
+    kz_token_model m = { 0 };
+    uint8_t *der, *rec, id[64];
+    size_t der_len, rec_len, id_len = 0;
+
+    make_cert(0, &der, &der_len);
+    assert_int_equal(kzt_record_encode("signing key", der, der_len, &rec, &rec_len), CKR_OK);
+    bind_token(f, &tok);
+    login_user(f, &tok);
+    script_index(f, 7, &e, 1);
+    script_public(f, 0x05);
+    /* First the index stops listing the old certificate (generation 8),
+     * so that a write cut short never leaves a listed file half-written... */
+    e.flags = 0;
+    e.stamp = 8;
+    script_index_write(f, 8, &e, 1);
+    /* ...then the certificate's file is made again... */
+    expect(f, SELECT_APP, fcp(0, NULL));
+    expect(f, "00 E4 00 00 02 A2 05", "90 00");
+    expect(f, cat("00 E0 00 00 1F 6F 1D 80 02 %02X %02X 82 02 01 00 83 02 A2 05 " FILE_SEC,
+                  (unsigned)(rec_len >> 8), (unsigned)(rec_len & 0xFF)),
+           "90 00");
+    script_write(f, rec, rec_len);
+    /* ...and only then listed (generation 9). */
+    e.flags = KZT_HAS_CERT;
+    e.stamp = 9;
+    script_index_write(f, 9, &e, 1);
+    assert_int_equal(tok.ops->store_certificate(&tok, der, der_len, NULL, id, &id_len), CKR_OK);
+    all_sent(f);
+    assert_int_equal(id_len, 2);
+    assert_memory_equal(id, "\xC1\xD0", 2);
+
+    /* Both files are in the cache under the new stamp: listing the token
+     * again costs the index only. */
+    script_index(f, 9, &e, 1);
+    assert_int_equal(tok.ops->load_model(&tok, &m), CKR_OK);
+    all_sent(f);
+    assert_int_equal(m.n_keys, 1);
+    assert_int_equal(m.n_certs, 1);
+    assert_int_equal(m.certs[0].der_len, der_len);
+    assert_memory_equal(m.certs[0].der, der, der_len);
+    assert_string_equal(m.certs[0].label, "signing key");
+    kz_token_model_clear(&m);
+    free(rec);
+    free(der);
+    release_token(&tok);
+    fake_free(f);
+}
+
+static void test_certificate_size_limit(void **state)
+{
+    kzt_entry e = listed_key(KZT_HAS_CERT, 7);
+    fake *f = fake_new();
+    kz_token tok;
+    uint8_t *der, *rec, id[64];
+    size_t der_len, rec_len, id_len = 0, ll;
+    char label[KZT_MAX_LABEL + 1];
+
+    /* A certificate whose record (label, length, DER) is 0x8000 bytes
+     * exactly with a label of ll bytes: the extension's size is tuned, the
+     * DER's lengths keep their size from 256 bytes to 64 KiB. */
+    make_cert(KZT_MAX_FILE - 1000, &der, &der_len);
+    {
+        size_t pad = KZT_MAX_FILE - 1000 + (KZT_MAX_FILE - 3 - 32 - der_len);
+        free(der);
+        make_cert(pad, &der, &der_len);
+    }
+    assert_true(der_len + 3 + 1 < KZT_MAX_FILE && KZT_MAX_FILE - 3 - der_len < KZT_MAX_LABEL);
+    ll = KZT_MAX_FILE - 3 - der_len;
+    memset(label, 'L', sizeof(label));
+    label[ll + 1] = '\0';
+
+    bind_token(f, &tok);
+    login_user(f, &tok);
+    /* One byte over: refused once the record is known, before anything is
+     * written (the index that would unlist the old certificate included). */
+    script_index(f, 7, &e, 1);
+    script_public(f, 0x05);
+    assert_int_equal(tok.ops->store_certificate(&tok, der, der_len, label, id, &id_len), CKR_DEVICE_MEMORY);
+    all_sent(f);
+
+    /* 0x8000 bytes: written. */
+    label[ll] = '\0';
+    assert_int_equal(kzt_record_encode(label, der, der_len, &rec, &rec_len), CKR_OK);
+    assert_int_equal(rec_len, KZT_MAX_FILE);
+    script_index(f, 7, &e, 1);
+    e.flags = 0;
+    e.stamp = 8;
+    script_index_write(f, 8, &e, 1);
+    expect(f, SELECT_APP, fcp(0, NULL));
+    expect(f, "00 E4 00 00 02 A2 05", "90 00");
+    expect(f, "00 E0 00 00 1F 6F 1D 80 02 80 00 82 02 01 00 83 02 A2 05 " FILE_SEC, "90 00");
+    script_write(f, rec, rec_len);
+    e.flags = KZT_HAS_CERT;
+    e.stamp = 9;
+    script_index_write(f, 9, &e, 1);
+    assert_int_equal(tok.ops->store_certificate(&tok, der, der_len, label, id, &id_len), CKR_OK);
+    all_sent(f);
+    free(rec);
+    free(der);
+    release_token(&tok);
+    fake_free(f);
+}
+
+static void test_keygen_index_full(void **state)
+{
+    kz_keygen_request req = rsa2048;
+    kzt_entry e[6];
+    fake *f = fake_new();
+    kz_token tok;
+    uint8_t id[64];
+    size_t id_len = 0;
+    const uint8_t id32[32] = { 0xEE };
+
+    bind_token(f, &tok);
+    login_user(f, &tok);
+    /* Six keys with 32-byte ids take 249 of the index's 255 bytes: no
+     * seventh fits, whatever its id. Refused before any CREATE FILE or
+     * GENERATE (seconds of the card's time for a key nothing would list). */
+    for (uint8_t i = 0; i < 6; i++)
+        e[i] = entry((uint8_t)(i + 1), KZT_ALG_RSA, 32, i);
+    req.id = id32;
+    req.id_len = sizeof(id32);
+    script_index(f, 50, e, 6);
+    assert_int_equal(tok.ops->generate_keypair(&tok, &req, id, &id_len), CKR_DEVICE_MEMORY);
+    all_sent(f);
+    script_index(f, 50, e, 6);
+    assert_int_equal(tok.ops->generate_keypair(&tok, &rsa2048, id, &id_len), CKR_DEVICE_MEMORY);
+    all_sent(f);
+    /* No CKA_ID: the key's 20-byte identifier is what would be listed. */
+    req.id = NULL;
+    req.id_len = 0;
+    script_index(f, 50, e, 6);
+    assert_int_equal(tok.ops->generate_keypair(&tok, &req, id, &id_len), CKR_DEVICE_MEMORY);
+    all_sent(f);
+
+    /* 5 x 40 + 34 + 9 = 243 bytes: a 4-byte id fills the index to its
+     * last byte (the card is asked; this one is out of memory), a 5-byte
+     * one is a byte too many. */
+    e[5].id_len = 26;
+    req.id = (const unsigned char *)"\x01\x02\x03\x04\x05";
+    req.id_len = 5;
+    script_index(f, 50, e, 6);
+    assert_int_equal(tok.ops->generate_keypair(&tok, &req, id, &id_len), CKR_DEVICE_MEMORY);
+    all_sent(f);
+    script_index(f, 50, e, 6);
+    expect(f, SELECT_PRKEY_DF, fcp(0, NULL));
+    expect(f, CREATE_RSA2048_PRIV(7), "6A 84");
+    assert_int_equal(tok.ops->generate_keypair(&tok, &rsa2048, id, &id_len), CKR_DEVICE_MEMORY);
+    all_sent(f);
+    release_token(&tok);
+    fake_free(f);
+}
+
+static void test_damaged_index_keeps_last(void **state)
+{
+    const kzt_entry e[2] = { listed_key(0, 7), { .ref = 0x06, .alg = KZT_ALG_GOST_A, .stamp = 7,
+                                                 .id_len = 1, .id = { 0x66 } } };
+    fake *f = fake_new();
+    kz_token tok;
+    kzt *t;
+    kzt_index good;
+    uint8_t idx[KZT_INDEX_SIZE];
+    int changed = -1;
+
+    bind_token(f, &tok);
+    t = tok.drv;
+    script_index(f, 7, e, 2);
+    assert_int_equal(tok.ops->refresh(&tok, &changed), CKR_OK);
+    all_sent(f);
+    good = t->index;
+    assert_int_equal(good.n, 2);
+    assert_int_equal(good.generation, 7);
+
+    /* Another index, its second entry damaged (algorithm 02): the decoder
+     * got through the header and the first entry before it gave up. */
+    index_bytes(idx, 9, e, 2);
+    assert_int_equal(idx[9 + 10 + 1], KZT_ALG_GOST_A);
+    idx[9 + 10 + 1] = 0x02;
+    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+    script_read(f, idx, sizeof(idx));
+    assert_int_equal(tok.ops->refresh(&tok, &changed), CKR_DEVICE_ERROR);
+    all_sent(f);
+    assert_index_equal(&t->index, &good);
+    /* And a damaged header. */
+    idx[0] = 0x00;
+    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+    script_read(f, idx, sizeof(idx));
+    assert_int_equal(tok.ops->refresh(&tok, &changed), CKR_DEVICE_ERROR);
+    all_sent(f);
+    assert_index_equal(&t->index, &good);
+    release_token(&tok);
+    fake_free(f);
+}
+
+static void test_pin_minimum_capped(void **state)
+{
+    /* Minimum lengths from the PIN object's tag 85; 32 is the most any
+     * PIN can be. */
+    static const struct {
+        uint8_t min;
+        CK_ULONG want;
+    } cases[] = { { 0x20, 32 }, { 0x21, 32 }, { 0xFF, 32 }, { 0x08, 8 } };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fake *f = fake_new();
+        kz_token tok;
+        CK_TOKEN_INFO info;
+
+        bind_token(f, &tok);
+        /* A count of tries left has the PIN object read for its limits. */
+        expect(f, "00 20 00 02", "63 C5");
+        expect(f, SELECT_USER_PIN, fcp(0x40, cat("01 %02X 01 55 00 00", cases[i].min)));
+        expect(f, "00 20 00 01", "90 00");
+        memset(&info, 0, sizeof(info));
+        assert_int_equal(tok.ops->get_info(&tok, &info), CKR_OK);
+        all_sent(f);
+        if (info.ulMinPinLen != cases[i].want || info.ulMinPinLen > info.ulMaxPinLen)
+            fail_msg("tag 85 minimum %02X: ulMinPinLen %lu, ulMaxPinLen %lu", cases[i].min,
+                     (unsigned long)info.ulMinPinLen, (unsigned long)info.ulMaxPinLen);
+        /* A PIN of the longest length is long enough: VERIFY goes out. */
+        expect(f, "00 20 00 02 20 31*32", "90 00");
+        assert_int_equal(login(&tok, CKU_USER, "11111111111111111111111111111111"), CKR_OK);
+        all_sent(f);
+        release_token(&tok);
+        fake_free(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1842,6 +2368,15 @@ int main(void)
         cmocka_unit_test(test_keygen_bad_answers),
         cmocka_unit_test(test_keygen_public_object_refused),
         cmocka_unit_test(test_keygen_refusals),
+        cmocka_unit_test(test_destroy_public_key_alone_refused),
+        cmocka_unit_test(test_logout_forgets_pin_first),
+        cmocka_unit_test(test_refresh_against_model),
+        cmocka_unit_test(test_lifecycle_login_lost_elsewhere),
+        cmocka_unit_test(test_replace_certificate),
+        cmocka_unit_test(test_certificate_size_limit),
+        cmocka_unit_test(test_keygen_index_full),
+        cmocka_unit_test(test_damaged_index_keeps_last),
+        cmocka_unit_test(test_pin_minimum_capped),
         /* Last: under ASan an out-of-bounds read aborts the whole program. */
         cmocka_unit_test(test_index_fuzz),
         cmocka_unit_test(test_record_fuzz),
