@@ -240,6 +240,14 @@ static CK_RV generate(kzt *t, const kz_keygen_request *req, const keyspec *s, un
         rv = kzt_write_index(t);
         if (rv != CKR_OK)
             t->index.n--;
+        /* An error may hide an UPDATE the card did carry out (its answer
+         * lost): what the card lists now decides, before the clean-up
+         * below deletes a key the index names. */
+        if (rv == CKR_DEVICE_ERROR && kzt_read_index(t) == CKR_OK) {
+            const kzt_entry *now = kzt_index_find_ref(&t->index, ref);
+            if (now && now->stamp == e.stamp)
+                rv = CKR_OK;
+        }
     }
     if (rv == CKR_OK) {
         kz_card_cache_put(t->cache, kzt_fid_pubkey(ref), e.stamp, rec, rec_len);

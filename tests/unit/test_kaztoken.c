@@ -1707,6 +1707,59 @@ static void script_cleanup(fake *f, uint8_t ref)
     expect(f, cat("00 E4 00 00 02 00 %02X", ref), "90 00");
 }
 
+/* The index write of a key generation answered with an error: what the
+ * card lists afterwards decides. carried: the card did write it (only its
+ * answer was bad), so the key stays; else its objects are removed. */
+static void keygen_index_answer_lost(int carried)
+{
+    fake *f = fake_new();
+    kz_token tok;
+    kzt_entry listed = { .ref = 1, .alg = KZT_ALG_RSA, .stamp = 40, .id_len = 1, .id = { 0x99 } }, both[2];
+    uint8_t idx[KZT_INDEX_SIZE], *rec;
+    uint8_t id[64];
+    size_t id_len = 0, rec_len;
+
+    bind_token(f, &tok);
+    login_user(f, &tok);
+    index_bytes(idx, 40, &listed, 1);
+    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+    script_read(f, idx, sizeof(idx));
+    expect(f, SELECT_PRKEY_DF, fcp(0, NULL));
+    expect(f, CREATE_RSA2048_PRIV(2), "90 00");
+    expect(f, CREATE_RSA2048_PUB(2), "90 00");
+    expect(f, GENERATE_RSA(2), modulus_answer());
+    assert_int_equal(kzt_record_encode("sig", card_spki, card_spki_len, &rec, &rec_len), CKR_OK);
+    expect(f, SELECT_APP, fcp(0, NULL));
+    expect(f, "00 E4 00 00 02 A1 02", "6A 82");
+    expect(f, cat("00 E0 00 00 1F 6F 1D 80 02 01 2C 82 02 01 00 83 02 A1 02 " FILE_SEC), "90 00");
+    script_write(f, rec, rec_len);
+    free(rec);
+    both[0] = listed;
+    both[1] = (kzt_entry){ .ref = 2, .alg = KZT_ALG_RSA, .stamp = 41, .id_len = 4, .id = { 1, 2, 3, 4 } };
+    index_bytes(idx, 41, both, 2);
+    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+    expect(f, cat("00 D6 00 00 FF %s", hx(idx, sizeof(idx))), "6F 00");
+    /* The card is asked what it holds now. */
+    if (!carried)
+        index_bytes(idx, 40, &listed, 1);
+    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+    script_read(f, idx, sizeof(idx));
+    if (!carried)
+        script_cleanup(f, 2);
+    assert_int_equal(tok.ops->generate_keypair(&tok, &rsa2048, id, &id_len), carried ? CKR_OK : CKR_DEVICE_ERROR);
+    all_sent(f);
+    assert_int_equal(((kzt *)tok.drv)->index.n, carried ? 2 : 1);
+    release_token(&tok);
+    fake_free(f);
+}
+
+static void test_keygen_index_answer_lost(void **state)
+{
+    (void)state;
+    keygen_index_answer_lost(1);
+    keygen_index_answer_lost(0);
+}
+
 static void keygen_fails(const char *answer_hex, CK_RV want)
 {
     char *generate_answer = strdup(answer_hex);
@@ -2366,6 +2419,7 @@ int main(void)
         cmocka_unit_test(test_keygen_gost),
         cmocka_unit_test(test_keygen_skips_taken_references),
         cmocka_unit_test(test_keygen_bad_answers),
+        cmocka_unit_test(test_keygen_index_answer_lost),
         cmocka_unit_test(test_keygen_public_object_refused),
         cmocka_unit_test(test_keygen_refusals),
         cmocka_unit_test(test_destroy_public_key_alone_refused),
