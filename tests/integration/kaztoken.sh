@@ -488,6 +488,12 @@ ok "2 processes x $N_SIG signatures, overlapping in time, all verify"
 KZ_CARD_READER=$READER0
 export KZ_CARD_READER
 kt_prog "test_kaztoken relogin" "$KZ_TMP/relogin.out" 120 env KZ_USER_PIN="$USER_PIN" "$PROG" relogin "$SERIAL"
+# Its APDU trace (both programs') holds two logins' VERIFYs and the kept PIN's
+# (user PIN 24681357 = 32 34 36 38 31 33 35 37): masked, never in clear.
+kz_pin_hex=$(printf '%s' "$USER_PIN" | od -An -tx1 | tr 'a-f' 'A-F' | sed 's/^ *//; s/  */ /g')
+kz_verifies=$(grep -E -c '> 00 20 00 02 08( \*\*){8}$' "$KZ_TMP/relogin.out.err" || true)
+[ "${kz_verifies:-0}" -ge 3 ] || fail "the relogin trace shows $kz_verifies masked VERIFYs, not the two logins' and the kept PIN's"
+assert_no_grep "$KZ_TMP/relogin.out.err" "$kz_pin_hex|$USER_PIN" "the user PIN in the APDU trace"
 
 # The everyday case: separate pkcs11-tool runs, each logging in, signing
 # and closing its session, which logs the card out for every program (one
