@@ -106,6 +106,14 @@ void kz_card_cache_forget(kz_card_cache *c, uint32_t file)
     *e = c->v[--c->n];
 }
 
+void kz_card_cache_restamp(kz_card_cache *c, uint32_t file, uint32_t from, uint32_t to)
+{
+    entry *e = c ? find(c, file) : NULL;
+
+    if (e && e->version == from)
+        e->version = to;
+}
+
 void kz_card_cache_clear_all(void)
 {
     while (cards) {

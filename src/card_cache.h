@@ -28,6 +28,9 @@ int kz_card_cache_get(kz_card_cache *c, uint32_t file, uint32_t version, const u
 CK_RV kz_card_cache_put(kz_card_cache *c, uint32_t file, uint32_t version, const uint8_t *data,
                         size_t len);
 void kz_card_cache_forget(kz_card_cache *c, uint32_t file);
+/* The card moved `file` to a new version without changing its bytes:
+ * keeps them under `to` if they were cached at `from`. */
+void kz_card_cache_restamp(kz_card_cache *c, uint32_t file, uint32_t from, uint32_t to);
 
 /* C_Finalize: every card's cache goes. */
 void kz_card_cache_clear_all(void);

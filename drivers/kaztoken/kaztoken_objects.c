@@ -313,24 +313,16 @@ CK_RV kzt_store_certificate(kz_token *tok, const unsigned char *der, size_t len,
     if (rv == CKR_OK && (rv = kzt_enter_app(t)) == CKR_OK)
         rv = kzt_write_file(t->card, kzt_fid_cert(e->ref), rec, rec_len);
     if (rv == CKR_OK) {
-        const uint8_t *pub_rec;
-        size_t pub_len;
         g = kzt_next_generation(t);
         e->flags |= KZT_HAS_CERT;
         e->stamp = g;
         t->index.generation = g;
         rv = kzt_write_index(t);
+    }
+    if (rv == CKR_OK) {
         /* The public file did not change: it stays cached under the new stamp. */
-        if (rv == CKR_OK && kz_card_cache_get(t->cache, kzt_fid_pubkey(e->ref), pub_stamp, &pub_rec, &pub_len)) {
-            uint8_t *copy = malloc(pub_len);
-            if (copy) {
-                memcpy(copy, pub_rec, pub_len);
-                kz_card_cache_put(t->cache, kzt_fid_pubkey(e->ref), g, copy, pub_len);
-                free(copy);
-            }
-        }
-        if (rv == CKR_OK)
-            kz_card_cache_put(t->cache, kzt_fid_cert(e->ref), g, rec, rec_len);
+        kz_card_cache_restamp(t->cache, kzt_fid_pubkey(e->ref), pub_stamp, g);
+        kz_card_cache_put(t->cache, kzt_fid_cert(e->ref), g, rec, rec_len);
     }
     if (rv == CKR_OK) {
         memcpy(id, e->id, e->id_len);

@@ -738,6 +738,13 @@ static void test_card_cache(void **state)
         assert_memory_equal(d, &f, sizeof(f));
     }
     kz_card_cache_forget(a, 12345);     /* not there: nothing happens */
+    /* A new version with the same bytes: only from the version held. */
+    kz_card_cache_restamp(a, 7, 6, 9);
+    assert_true(kz_card_cache_get(a, 7, 7, &d, &n));
+    kz_card_cache_restamp(a, 7, 7, 9);
+    assert_false(kz_card_cache_get(a, 7, 7, &d, &n));
+    assert_true(kz_card_cache_get(a, 7, 9, &d, &n));
+    assert_memory_equal(d, &(uint32_t){ 7 }, sizeof(uint32_t));
     kz_card_cache_clear_all();
     /* After C_Finalize a card starts empty. */
     a = kz_card_cache_for("drv", serial_a, sizeof(serial_a));
