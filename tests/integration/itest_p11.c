@@ -237,3 +237,16 @@ CK_RV itest_sign_sha256(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_H
     *siglen = 512;
     return f->C_Sign(s, (CK_BYTE_PTR)data, len, sig, siglen);
 }
+
+long itest_count(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = -1;
+
+    if (f) {
+        if (fscanf(f, "%ld", &n) != 1)
+            n = -1;
+        fclose(f);
+    }
+    return n;
+}

@@ -13,6 +13,10 @@
 /* Name of a return value for messages ("CKR_PIN_INCORRECT" or hex). */
 const char *itest_rv(CK_RV rv);
 
+/* The number a card simulator's --count file holds (the APDUs it has
+ * received); -1 when it cannot be read. */
+long itest_count(const char *path);
+
 /* Prints "FAIL: <what>: <rv>" to stderr and returns 0 unless rv == want. */
 int itest_check(const char *what, CK_RV rv, CK_RV want);
 

@@ -951,15 +951,7 @@ static const char *count_file;
 
 static long apdus(void)
 {
-    FILE *f = fopen(count_file, "r");
-    long n = -1;
-
-    if (f) {
-        if (fscanf(f, "%ld", &n) != 1)
-            n = -1;
-        fclose(f);
-    }
-    return n;
+    return itest_count(count_file);
 }
 
 /* New session and a search for every object; the APDUs it cost. */

@@ -135,15 +135,7 @@ static unsigned below(unsigned n)
 
 static long apdus(void)
 {
-    FILE *f = fopen(count_file, "r");
-    long n = -1;
-
-    if (f) {
-        if (fscanf(f, "%ld", &n) != 1)
-            n = -1;
-        fclose(f);
-    }
-    return n;
+    return itest_count(count_file);
 }
 
 static int printable(const CK_UTF8CHAR *s, size_t n)

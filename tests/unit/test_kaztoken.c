@@ -1658,36 +1658,55 @@ static void test_keygen_gost(void **state)
     fake_free(f);
 }
 
+/* RSA-2048 generation on a card whose index lists `listed` at generation
+ * 40: the index read, up to the private-key DF... */
+static void script_keygen_read_index(fake *f, const kzt_entry *listed)
+{
+    uint8_t idx[KZT_INDEX_SIZE];
+
+    index_bytes(idx, 40, listed, 1);
+    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
+    script_read(f, idx, sizeof(idx));
+    expect(f, SELECT_PRKEY_DF, fcp(0, NULL));
+}
+
+/* ...then, at free reference ref, the key objects, GENERATE and the key's
+ * public file in kzp11's DF (the CREATEs of taken references before it are
+ * the caller's). */
+static void script_keygen_at(fake *f, uint8_t ref)
+{
+    uint8_t *rec;
+    size_t rec_len;
+
+    expect(f, CREATE_RSA2048_PRIV(ref), "90 00");
+    expect(f, CREATE_RSA2048_PUB(ref), "90 00");
+    expect(f, GENERATE_RSA(ref), modulus_answer());
+    /* kzp11's DF exists: the public file is written there afresh. */
+    assert_int_equal(kzt_record_encode("sig", card_spki, card_spki_len, &rec, &rec_len), CKR_OK);
+    assert_int_equal(rec_len, 0x12C);
+    expect(f, SELECT_APP, fcp(0, NULL));
+    expect(f, cat("00 E4 00 00 02 A1 %02X", ref), "6A 82");
+    expect(f, cat("00 E0 00 00 1F 6F 1D 80 02 01 2C 82 02 01 00 83 02 A1 %02X " FILE_SEC, ref), "90 00");
+    script_write(f, rec, rec_len);
+    free(rec);
+}
+
 static void test_keygen_skips_taken_references(void **state)
 {
     fake *f = fake_new();
     kz_token tok;
     kzt_entry listed = { .ref = 1, .alg = KZT_ALG_RSA, .stamp = 40, .id_len = 1, .id = { 0x99 } };
-    uint8_t idx[KZT_INDEX_SIZE], *rec;
     uint8_t id[64];
-    size_t id_len = 0, rec_len;
+    size_t id_len = 0;
 
     bind_token(f, &tok);
     login_user(f, &tok);
     /* Reference 1 is kzp11's already (not even tried); 2 is taken by
      * something else (6A 89) and stays; 3 is free. */
-    index_bytes(idx, 40, &listed, 1);
-    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
-    script_read(f, idx, sizeof(idx));
-    expect(f, SELECT_PRKEY_DF, fcp(0, NULL));
+    script_keygen_read_index(f, &listed);
     expect(f, CREATE_RSA2048_PRIV(2), "6A 89");
-    expect(f, CREATE_RSA2048_PRIV(3), "90 00");
-    expect(f, CREATE_RSA2048_PUB(3), "90 00");
-    expect(f, GENERATE_RSA(3), modulus_answer());
-    /* kzp11's DF and index exist: the index is rewritten in place, and its
-     * generation moves on by one. */
-    assert_int_equal(kzt_record_encode("sig", card_spki, card_spki_len, &rec, &rec_len), CKR_OK);
-    expect(f, SELECT_APP, fcp(0, NULL));
-    expect(f, "00 E4 00 00 02 A1 03", "6A 82");
-    expect(f, cat("00 E0 00 00 1F 6F 1D 80 02 01 2C 82 02 01 00 83 02 A1 03 " FILE_SEC), "90 00");
-    assert_int_equal(rec_len, 0x12C);
-    script_write(f, rec, rec_len);
-    free(rec);
+    script_keygen_at(f, 3);
+    /* The index is rewritten in place, and its generation moves on by one. */
     expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
     expect(f, "00 D6 00 00 FF 4B 5A 50 31 00 00 00 29 02 01 01 00 00 00 00 28 01 99"
               " 03 01 00 00 00 00 29 04 01 02 03 04 00*225",
@@ -1715,25 +1734,14 @@ static void keygen_index_answer_lost(int carried)
     fake *f = fake_new();
     kz_token tok;
     kzt_entry listed = { .ref = 1, .alg = KZT_ALG_RSA, .stamp = 40, .id_len = 1, .id = { 0x99 } }, both[2];
-    uint8_t idx[KZT_INDEX_SIZE], *rec;
+    uint8_t idx[KZT_INDEX_SIZE];
     uint8_t id[64];
-    size_t id_len = 0, rec_len;
+    size_t id_len = 0;
 
     bind_token(f, &tok);
     login_user(f, &tok);
-    index_bytes(idx, 40, &listed, 1);
-    expect(f, SELECT_INDEX, fcp(KZT_INDEX_SIZE, NULL));
-    script_read(f, idx, sizeof(idx));
-    expect(f, SELECT_PRKEY_DF, fcp(0, NULL));
-    expect(f, CREATE_RSA2048_PRIV(2), "90 00");
-    expect(f, CREATE_RSA2048_PUB(2), "90 00");
-    expect(f, GENERATE_RSA(2), modulus_answer());
-    assert_int_equal(kzt_record_encode("sig", card_spki, card_spki_len, &rec, &rec_len), CKR_OK);
-    expect(f, SELECT_APP, fcp(0, NULL));
-    expect(f, "00 E4 00 00 02 A1 02", "6A 82");
-    expect(f, cat("00 E0 00 00 1F 6F 1D 80 02 01 2C 82 02 01 00 83 02 A1 02 " FILE_SEC), "90 00");
-    script_write(f, rec, rec_len);
-    free(rec);
+    script_keygen_read_index(f, &listed);
+    script_keygen_at(f, 2);
     both[0] = listed;
     both[1] = (kzt_entry){ .ref = 2, .alg = KZT_ALG_RSA, .stamp = 41, .id_len = 4, .id = { 1, 2, 3, 4 } };
     index_bytes(idx, 41, both, 2);
